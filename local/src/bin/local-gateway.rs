@@ -1,0 +1,62 @@
+//! `make run`: every route on http://127.0.0.1:3000, embedded backend, demo data.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use shared::config::{Backend, Config};
+use shared::Ctx;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let mut config = Config::from_env()?;
+    if config.jwt_secret.is_none() {
+        config.jwt_secret = Some(local_secret(Path::new(".local/jwt-secret"))?);
+    }
+    let ctx = Arc::new(match config.backend {
+        Backend::Embedded { .. } => Ctx::embedded(config)?,
+        Backend::Aws => Ctx::from_env().await?,
+    });
+    let seeded = local::demo::seed(&ctx).await?;
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let (addr, server) = local::spawn(ctx, SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    println!(
+        "\nDFCU & Fintract API on http://{addr}{}",
+        if seeded { " (demo data seeded)" } else { "" }
+    );
+    println!("  operator (dashboard, FINTRACT_ADMIN): admin / 1234");
+    println!("  customer James Blunt (C003, account 5000145080): jblunt / james-demo-pass");
+    println!("  try: curl -s -X POST http://{addr}/token/ -d username=jblunt -d password=james-demo-pass\n");
+    server.await?;
+    Ok(())
+}
+
+/// A random signing secret kept beside the database, so tokens survive a restart.
+fn local_secret(path: &Path) -> std::io::Result<Vec<u8>> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        if existing.trim().len() >= shared::config::MIN_SECRET_BYTES {
+            return Ok(existing.trim().as_bytes().to_vec());
+        }
+    }
+    let secret = format!("{}{}", shared::jwt::random_id(), shared::jwt::random_id());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, &secret)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(secret.into_bytes())
+}

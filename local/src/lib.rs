@@ -1,0 +1,10 @@
+//! The local gateway: the production route table served in-process over HTTP, as API Gateway
+//! would, on whichever backend the context holds. `make run` starts it on the embedded backend;
+//! the acceptance suite starts it on both.
+
+pub mod demo;
+pub mod routes;
+pub mod server;
+
+pub use routes::{match_route, routes};
+pub use server::{serve, spawn};

@@ -1,0 +1,187 @@
+//! HTTP in, `lambda_http::Request` to the handler, HTTP out: what API Gateway does for a Lambda.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use serde_json::json;
+use shared::http::StatusCode;
+use shared::{Ctx, Route};
+use tokio::net::TcpListener;
+
+/// API Gateway's payload limit: larger bodies are refused before they are read whole.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// A client that has not sent its whole body by then is cut off.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Gateway {
+    ctx: Arc<Ctx>,
+    routes: Vec<Route>,
+}
+
+/// Binds nothing: serves `listener` until the task is dropped.
+pub async fn serve(ctx: Arc<Ctx>, listener: TcpListener) {
+    let gateway = Arc::new(Gateway {
+        ctx,
+        routes: crate::routes(),
+    });
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let gateway = gateway.clone();
+                async move { Ok::<_, Infallible>(gateway.handle(req, peer).await) }
+            });
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Serves on a fresh task; returns the address (bind to port 0 for tests).
+pub async fn spawn(
+    ctx: Arc<Ctx>,
+    addr: SocketAddr,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((local, tokio::spawn(serve(ctx, listener))))
+}
+
+fn gateway_error(status: StatusCode, message: &str) -> hyper::Response<Full<Bytes>> {
+    let mut r = hyper::Response::new(Full::new(Bytes::from(
+        json!({ "error": message }).to_string(),
+    )));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+impl Gateway {
+    async fn handle(
+        &self,
+        req: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> hyper::Response<Full<Bytes>> {
+        let started = Instant::now();
+        let (method, path) = (req.method().clone(), req.uri().path().to_string());
+        let response = self.route(req, peer).await;
+        tracing::info!(
+            "{method} {path} {} {:.1}ms",
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        response
+    }
+
+    async fn route(
+        &self,
+        req: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> hyper::Response<Full<Bytes>> {
+        let (route, params) = match crate::match_route(&self.routes, req.method(), req.uri().path())
+        {
+            Ok(found) => found,
+            Err(true) => {
+                return gateway_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
+            }
+            Err(false) => return gateway_error(StatusCode::NOT_FOUND, "Not found."),
+        };
+        let declared = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return gateway_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request body is too large.",
+            );
+        }
+        let (parts, body) = req.into_parts();
+        let bytes =
+            match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect())
+                .await
+            {
+                Ok(Ok(collected)) => collected.to_bytes(),
+                Ok(Err(_)) => {
+                    return gateway_error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "The request body is too large.",
+                    )
+                }
+                Err(_) => {
+                    return gateway_error(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "The request body took too long.",
+                    )
+                }
+            };
+        let request = to_lambda_request(parts, bytes, params, peer);
+        let response = route.call(&self.ctx, request).await;
+        let (parts, body) = response.into_parts();
+        let bytes = match body {
+            Body::Empty => Bytes::new(),
+            Body::Text(t) => Bytes::from(t),
+            Body::Binary(b) => Bytes::from(b),
+            _ => Bytes::new(),
+        };
+        hyper::Response::from_parts(parts, Full::new(bytes))
+    }
+}
+
+/// Builds the request a Lambda behind API Gateway (HTTP API, payload v2) would receive.
+fn to_lambda_request(
+    parts: http::request::Parts,
+    bytes: Bytes,
+    params: HashMap<String, String>,
+    peer: SocketAddr,
+) -> lambda_http::Request {
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).unwrap_or_default();
+    let mut query_map: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in query {
+        query_map.entry(k).or_default().push(v);
+    }
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.request_id = Some(shared::jwt::random_id());
+    context.stage = Some("$default".into());
+    context.time_epoch = shared::now() * 1000;
+    context.http.method = parts.method.clone();
+    context.http.path = Some(parts.uri.path().to_string());
+    context.http.source_ip = Some(peer.ip().to_string());
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        Body::Binary(bytes.to_vec())
+    };
+    http::Request::from_parts(parts, body)
+        .with_path_parameters(params)
+        .with_query_string_parameters(query_map)
+        .with_request_context(RequestContext::ApiGatewayV2(context))
+}

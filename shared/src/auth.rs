@@ -1,0 +1,97 @@
+//! Issuing, checking and rotating tokens against the live user record.
+
+use lambda_http::Request;
+
+use crate::error::{ApiError, ApiResult};
+use crate::jwt::{random_id, Claims, TokenType};
+use crate::model::User;
+use crate::store::{RefreshRecord, Rotation};
+use crate::Ctx;
+
+/// The pair every sign-in answers with.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TokenPair {
+    pub refresh: String,
+    pub access: String,
+}
+
+impl Ctx {
+    fn sign_pair(&self, user: &User, family: &str) -> (TokenPair, RefreshRecord) {
+        let now = crate::now();
+        let claims = |token_type, ttl: std::time::Duration| Claims {
+            sub: user.id.to_string(),
+            token_type,
+            jti: random_id(),
+            iat: now,
+            exp: now + ttl.as_secs() as i64,
+            ver: user.token_version,
+            fam: (token_type == TokenType::Refresh).then(|| family.to_string()),
+        };
+        let refresh = claims(TokenType::Refresh, self.config.refresh_ttl);
+        let access = claims(TokenType::Access, self.config.access_ttl);
+        let record = RefreshRecord {
+            jti: refresh.jti.clone(),
+            user_id: user.id,
+            family: family.to_string(),
+            expires_at: refresh.exp,
+        };
+        let pair = TokenPair {
+            refresh: self.jwt.sign(&refresh),
+            access: self.jwt.sign(&access),
+        };
+        (pair, record)
+    }
+
+    /// Starts a new login family for `user`, who must be allowed to hold tokens.
+    pub async fn issue_tokens(&self, user: &User) -> ApiResult<TokenPair> {
+        if !user.may_hold_tokens() {
+            return Err(ApiError::invalid_token());
+        }
+        let (pair, record) = self.sign_pair(user, &random_id());
+        self.store.put_refresh(&record).await?;
+        Ok(pair)
+    }
+
+    /// The live user behind the request's access token (bearer or `auth_key`), or 401.
+    pub async fn authenticate(&self, req: &Request) -> ApiResult<User> {
+        let token = crate::http::bearer_token(req).ok_or_else(ApiError::invalid_token)?;
+        let claims = self
+            .jwt
+            .verify(token, TokenType::Access, crate::now())
+            .map_err(|_| ApiError::invalid_token())?;
+        self.live_user(&claims).await
+    }
+
+    /// The user a verified token names, if that token is still honoured.
+    async fn live_user(&self, claims: &Claims) -> ApiResult<User> {
+        let id = claims.user_id().ok_or_else(ApiError::invalid_token)?;
+        match self.store.user(id).await? {
+            Some(user) if user.token_version == claims.ver && user.may_hold_tokens() => Ok(user),
+            _ => Err(ApiError::invalid_token()),
+        }
+    }
+
+    /// Rotates a refresh token: the old one is spent, a new pair of the same family comes back.
+    /// Presenting a spent token revokes its whole family.
+    pub async fn rotate(&self, refresh_token: &str) -> ApiResult<TokenPair> {
+        let refused = || ApiError::unauthorized("Invalid or expired refresh token.");
+        let claims = self
+            .jwt
+            .verify(refresh_token, TokenType::Refresh, crate::now())
+            .map_err(|_| refused())?;
+        let family = claims.fam.clone().ok_or_else(refused)?;
+        let user = self.live_user(&claims).await.map_err(|_| refused())?;
+        let (pair, record) = self.sign_pair(&user, &family);
+        match self.store.rotate_refresh(&claims.jti, &record).await? {
+            Rotation::Rotated => Ok(pair),
+            Rotation::Reused => {
+                tracing::warn!(
+                    user_id = user.id,
+                    "refresh token re-used: login family revoked"
+                );
+                Err(refused())
+            }
+            Rotation::Unknown => Err(refused()),
+        }
+    }
+}

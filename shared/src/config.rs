@@ -1,0 +1,163 @@
+//! Configuration, read once per cold start from environment variables (documented in README).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which adapters the ports use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// DynamoDB, S3, SES and SNS through the AWS SDK (honours `AWS_ENDPOINT_URL`).
+    Aws,
+    /// SQLite file, local blob directory and outbox: no AWS account needed.
+    Embedded { database_path: PathBuf },
+}
+
+/// Everything a function reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub backend: Backend,
+    pub table_name: String,
+    pub counter_table_name: String,
+    pub jwt_secret: Option<Vec<u8>>,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub counter_shards: u32,
+}
+
+/// A configuration value that is present but unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+/// The shortest HS256 secret accepted (DESIGN.md §6).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let backend = match lookup("BACKEND").as_deref().unwrap_or("embedded") {
+            "aws" => Backend::Aws,
+            "embedded" => Backend::Embedded {
+                database_path: lookup("DATABASE_PATH")
+                    .unwrap_or_else(|| ".local/api.db".into())
+                    .into(),
+            },
+            other => {
+                return Err(ConfigError {
+                    name: "BACKEND",
+                    problem: format!("expected `aws` or `embedded`, got `{other}`"),
+                })
+            }
+        };
+        let jwt_secret = match lookup("JWT_SECRET") {
+            Some(s) => Some(validate_secret(s.into_bytes())?),
+            None => None,
+        };
+        Ok(Config {
+            backend,
+            table_name: lookup("TABLE_NAME").unwrap_or_else(|| "fintract-main".into()),
+            counter_table_name: lookup("COUNTER_TABLE_NAME")
+                .unwrap_or_else(|| "fintract-counters".into()),
+            jwt_secret,
+            access_ttl: Duration::from_secs(seconds(&lookup, "ACCESS_TOKEN_TTL_SECS", 300)?),
+            refresh_ttl: Duration::from_secs(seconds(&lookup, "REFRESH_TOKEN_TTL_SECS", 86_400)?),
+            counter_shards: seconds(&lookup, "COUNTER_SHARDS", 4)?.clamp(1, 64) as u32,
+        })
+    }
+
+    /// An embedded configuration for tests and the local gateway.
+    pub fn embedded(database_path: impl Into<PathBuf>, jwt_secret: Vec<u8>) -> Self {
+        Config {
+            backend: Backend::Embedded {
+                database_path: database_path.into(),
+            },
+            table_name: "fintract-main".into(),
+            counter_table_name: "fintract-counters".into(),
+            jwt_secret: Some(jwt_secret),
+            access_ttl: Duration::from_secs(300),
+            refresh_ttl: Duration::from_secs(86_400),
+            counter_shards: 4,
+        }
+    }
+}
+
+/// Refuses secrets too short for HS256.
+pub fn validate_secret(secret: Vec<u8>) -> Result<Vec<u8>, ConfigError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError {
+            name: "JWT_SECRET",
+            problem: format!("must be at least {MIN_SECRET_BYTES} bytes"),
+        });
+    }
+    Ok(secret)
+}
+
+fn seconds(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError {
+                name,
+                problem: format!("expected a positive whole number, got `{v}`"),
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_the_embedded_backend_with_published_token_lifetimes() {
+        let c = cfg(&[]).unwrap();
+        assert!(matches!(c.backend, Backend::Embedded { .. }));
+        assert_eq!(c.access_ttl, Duration::from_secs(300));
+        assert_eq!(c.refresh_ttl, Duration::from_secs(86_400));
+        assert!(c.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let err = cfg(&[("JWT_SECRET", "too-short")]).unwrap_err();
+        assert_eq!(err.name, "JWT_SECRET");
+    }
+
+    #[test]
+    fn an_unknown_backend_or_bad_number_is_refused() {
+        assert_eq!(cfg(&[("BACKEND", "mysql")]).unwrap_err().name, "BACKEND");
+        assert_eq!(
+            cfg(&[("ACCESS_TOKEN_TTL_SECS", "-5")]).unwrap_err().name,
+            "ACCESS_TOKEN_TTL_SECS"
+        );
+    }
+
+    #[test]
+    fn aws_backend_reads_table_names() {
+        let c = cfg(&[("BACKEND", "aws"), ("TABLE_NAME", "t1")]).unwrap();
+        assert_eq!(c.backend, Backend::Aws);
+        assert_eq!(c.table_name, "t1");
+    }
+}

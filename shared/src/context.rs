@@ -1,0 +1,98 @@
+//! The context a function builds once per cold start and shares across invocations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::config::{Backend, Config, ConfigError};
+use crate::jwt::JwtKeys;
+use crate::store::dynamo::DynamoStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{DataStore, StoreError};
+
+/// What every handler gets: configuration, the data ports and the signing key.
+pub struct Ctx {
+    pub config: Config,
+    pub store: Arc<dyn DataStore>,
+    pub jwt: JwtKeys,
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("opening the store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Explicit SDK timeouts and retries: a backend that hangs costs at most a few seconds.
+pub fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build()
+}
+
+/// Standard retry mode, three attempts in all.
+pub fn sdk_retries() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
+}
+
+impl Ctx {
+    /// Reads the environment and builds the adapters it names (the Lambda cold start path).
+    pub async fn from_env() -> Result<Self, InitError> {
+        let config = Config::from_env()?;
+        match config.backend {
+            Backend::Aws => {
+                let sdk = aws_config::defaults(BehaviorVersion::latest())
+                    .timeout_config(sdk_timeouts())
+                    .retry_config(sdk_retries())
+                    .load()
+                    .await;
+                Self::aws(config, &sdk)
+            }
+            Backend::Embedded { .. } => Self::embedded(config),
+        }
+    }
+
+    /// The AWS adapters, on an SDK configuration the caller built (tests point it at moto).
+    pub fn aws(config: Config, sdk: &SdkConfig) -> Result<Self, InitError> {
+        let store = DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.table_name.clone(),
+            config.counter_table_name.clone(),
+        );
+        Self::with_store(config, Arc::new(store))
+    }
+
+    /// The embedded adapters: the SQLite file named in the configuration.
+    pub fn embedded(config: Config) -> Result<Self, InitError> {
+        let store = match &config.backend {
+            Backend::Embedded { database_path } => SqliteStore::open(database_path)?,
+            Backend::Aws => {
+                return Err(InitError::Config(ConfigError {
+                    name: "BACKEND",
+                    problem: "the embedded context needs BACKEND=embedded".into(),
+                }))
+            }
+        };
+        Self::with_store(config, Arc::new(store))
+    }
+
+    fn with_store(config: Config, store: Arc<dyn DataStore>) -> Result<Self, InitError> {
+        let secret = config.jwt_secret.clone().ok_or(ConfigError {
+            name: "JWT_SECRET",
+            problem: "not set".into(),
+        })?;
+        Ok(Ctx {
+            jwt: JwtKeys::new(secret),
+            config,
+            store,
+        })
+    }
+}

@@ -1,0 +1,345 @@
+//! Request parsing at the boundary and JSON responses.
+//!
+//! Bodies become a JSON object (from JSON or form encoding) and then typed fields through
+//! [`Fields`], which gathers every problem into one 400 instead of failing on the first.
+
+use std::collections::BTreeMap;
+
+pub use http::StatusCode;
+use http::{header, HeaderValue};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult};
+
+/// The largest JSON or form body an endpoint reads; uploads have their own limit.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// A JSON response with the headers every API answer carries.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::new(Body::Text(String::from_utf8(bytes).unwrap_or_default()));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// The body as a JSON object: JSON, or `application/x-www-form-urlencoded` fields as strings.
+pub fn body_object(req: &Request) -> ApiResult<Map<String, Value>> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_JSON_BODY {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The request body is larger than {} KiB.",
+                MAX_JSON_BODY / 1024
+            ),
+        ));
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("The request body is empty."));
+    }
+    // `curl -d '{…}'` labels JSON as a form: a body that opens with `{` is read as JSON.
+    let looks_like_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    match content_type.as_str() {
+        "application/x-www-form-urlencoded" if looks_like_json => body_object_as_json(bytes),
+        "application/x-www-form-urlencoded" => {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
+                .map_err(|_| ApiError::bad_request("The form body could not be read."))?;
+            Ok(pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect())
+        }
+        "" | "application/json" | "text/plain" => body_object_as_json(bytes),
+        other if other.ends_with("+json") => body_object_as_json(bytes),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send the body as application/json or application/x-www-form-urlencoded.",
+        )),
+    }
+}
+
+fn body_object_as_json(bytes: &[u8]) -> ApiResult<Map<String, Value>> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request(
+            "The request body must be a JSON object.",
+        )),
+        Err(e) => Err(ApiError::bad_request(format!("Malformed JSON body: {e}."))),
+    }
+}
+
+/// Typed access to a body's fields, collecting every problem before answering 400.
+pub struct Fields {
+    map: Map<String, Value>,
+    problems: BTreeMap<String, String>,
+}
+
+impl Fields {
+    pub fn from_request(req: &Request) -> ApiResult<Self> {
+        Ok(Self::new(body_object(req)?))
+    }
+
+    pub fn new(map: Map<String, Value>) -> Self {
+        Fields {
+            map,
+            problems: BTreeMap::new(),
+        }
+    }
+
+    /// A required, non-blank string of at most `max` characters, trimmed.
+    pub fn required_str(&mut self, name: &str, max: usize) -> String {
+        match self.optional_str(name, max) {
+            Some(s) if !s.is_empty() => s,
+            Some(_) => {
+                self.problem(name, "This field may not be blank.");
+                String::new()
+            }
+            None => {
+                if !self.problems.contains_key(name) {
+                    self.problem(name, "This field is required.");
+                }
+                String::new()
+            }
+        }
+    }
+
+    /// A string if present (null counts as absent), trimmed; a wrong type is a problem.
+    pub fn optional_str(&mut self, name: &str, max: usize) -> Option<String> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                let s = s.trim();
+                if s.chars().count() > max {
+                    self.problem(name, &format!("Must be at most {max} characters."));
+                    None
+                } else if s.chars().any(char::is_control) {
+                    self.problem(name, "Must not contain control characters.");
+                    None
+                } else {
+                    Some(s.to_string())
+                }
+            }
+            Some(_) => {
+                self.problem(name, "Must be a string.");
+                None
+            }
+        }
+    }
+
+    /// A required string taken exactly as sent (passwords, tokens): not trimmed.
+    pub fn required_secret(&mut self, name: &str, max: usize) -> String {
+        match self.map.get(name) {
+            Some(Value::String(s)) if s.is_empty() => {
+                self.problem(name, "This field may not be blank.");
+                String::new()
+            }
+            Some(Value::String(s)) if s.chars().count() > max => {
+                self.problem(name, &format!("Must be at most {max} characters."));
+                String::new()
+            }
+            Some(Value::String(s)) => s.clone(),
+            None | Some(Value::Null) => {
+                self.problem(name, "This field is required.");
+                String::new()
+            }
+            Some(_) => {
+                self.problem(name, "Must be a string.");
+                String::new()
+            }
+        }
+    }
+
+    /// Records a problem with a field (the first one per field is kept).
+    pub fn problem(&mut self, name: &str, message: &str) {
+        self.problems
+            .entry(name.to_string())
+            .or_insert_with(|| message.to_string());
+    }
+
+    /// Ends parsing: 400 listing every problem, if there were any.
+    pub fn finish(self) -> ApiResult<()> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_fields(self.problems))
+        }
+    }
+}
+
+/// The bearer token from `Authorization: Bearer …`, or the DFCU `auth_key` header.
+pub fn bearer_token(req: &Request) -> Option<&str> {
+    let from_authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    from_authorization
+        .or_else(|| {
+            let raw = req.headers().get("auth_key")?.to_str().ok()?.trim();
+            Some(match raw.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+                _ => raw,
+            })
+        })
+        .filter(|t| !t.is_empty())
+}
+
+/// The caller's address as API Gateway saw it (used for per-source throttling).
+pub fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+}
+
+/// The request id API Gateway (or the local gateway) gave this request.
+pub fn request_id(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
+    .unwrap_or_else(|| "-".into())
+}
+
+/// A path parameter that must be a user id: a positive whole number that fits in 53 bits.
+pub fn path_id(req: &Request, name: &str) -> ApiResult<u64> {
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .unwrap_or("");
+    match raw.parse::<u64>() {
+        Ok(n) if n > 0 && n < (1 << 53) && !raw.starts_with('+') => Ok(n),
+        _ => Err(ApiError::bad_request(format!(
+            "The {name} in the path must be a positive whole number."
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(content_type: Option<&str>, body: &str) -> Request {
+        let mut b = http::Request::builder().method("POST").uri("/x");
+        if let Some(ct) = content_type {
+            b = b.header("content-type", ct);
+        }
+        b.body(Body::from(body)).unwrap()
+    }
+
+    #[test]
+    fn json_and_form_bodies_give_the_same_object() {
+        let a = body_object(&req(Some("application/json"), r#"{"username":"a b"}"#)).unwrap();
+        let b = body_object(&req(
+            Some("application/x-www-form-urlencoded"),
+            "username=a+b",
+        ))
+        .unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn json_sent_with_a_form_content_type_is_read_as_json() {
+        let r = req(Some("application/x-www-form-urlencoded"), r#" {"a":"b"}"#);
+        assert_eq!(body_object(&r).unwrap()["a"], "b");
+        let r = req(Some("application/x-www-form-urlencoded"), r#"{"a":"#);
+        assert!(body_object(&r)
+            .unwrap_err()
+            .message
+            .starts_with("Malformed JSON"));
+    }
+
+    #[test]
+    fn bad_bodies_are_400_or_413_or_415() {
+        let status = |r: Request| body_object(&r).unwrap_err().status.as_u16();
+        assert_eq!(status(req(None, "")), 400);
+        assert_eq!(status(req(None, "{not json")), 400);
+        assert_eq!(status(req(None, "[1,2]")), 400);
+        assert_eq!(status(req(None, "\"text\"")), 400);
+        assert_eq!(status(req(Some("application/xml"), "<a/>")), 415);
+        let huge = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_JSON_BODY));
+        assert_eq!(status(req(None, &huge)), 413);
+    }
+
+    #[test]
+    fn fields_reports_every_problem_at_once() {
+        let mut f = Fields::new(serde_json::from_str(r#"{"a": 5, "b": "  ", "d": "ok"}"#).unwrap());
+        f.required_str("a", 10);
+        f.required_str("b", 10);
+        f.required_str("c", 10);
+        assert_eq!(f.required_str("d", 10), "ok");
+        let err = f.finish().unwrap_err();
+        assert_eq!(err.fields.len(), 3);
+        assert_eq!(err.fields["a"], "Must be a string.");
+        assert_eq!(err.fields["b"], "This field may not be blank.");
+        assert_eq!(err.fields["c"], "This field is required.");
+    }
+
+    #[test]
+    fn bearer_comes_from_authorization_or_auth_key() {
+        let r = http::Request::builder()
+            .header("authorization", "bearer abc")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(bearer_token(&r), Some("abc"));
+        let r = http::Request::builder()
+            .header("auth_key", "xyz")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(bearer_token(&r), Some("xyz"));
+        let r = http::Request::builder()
+            .header("authorization", "Basic abc")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(bearer_token(&r), None);
+    }
+
+    #[test]
+    fn path_ids_must_be_small_positive_numbers() {
+        let with = |v: &str| {
+            let mut m = std::collections::HashMap::new();
+            m.insert("id".to_string(), v.to_string());
+            Request::default().with_path_parameters(m)
+        };
+        assert_eq!(path_id(&with("42"), "id").unwrap(), 42);
+        for bad in [
+            "0",
+            "-1",
+            "abc",
+            "99999999999999999999",
+            "../1",
+            "１２",
+            "+5",
+            "",
+        ] {
+            assert_eq!(path_id(&with(bad), "id").unwrap_err().status, 400, "{bad}");
+        }
+    }
+}

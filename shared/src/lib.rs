@@ -1,0 +1,30 @@
+//! Everything the Lambda functions share: configuration, the one error type, HTTP helpers, JWT,
+//! passwords, domain models, the storage ports with their DynamoDB and SQLite adapters, and the
+//! request counting behind the dashboard.
+
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod http;
+pub mod jwt;
+pub mod lambda;
+pub mod metrics;
+pub mod model;
+pub mod password;
+pub mod route;
+pub mod store;
+
+pub use ::http::Method;
+pub use context::Ctx;
+pub use error::{ApiError, ApiResult};
+pub use lambda_http::{Body, Request, Response};
+pub use route::Route;
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,184 @@
+//! Domain models: users, bank accounts, loans.
+
+use serde::{Deserialize, Serialize};
+
+/// The five roles of DESIGN.md §5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserType {
+    Customer,
+    BankAdmin,
+    FintractAdmin,
+    Developer,
+    DeveloperAdmin,
+}
+
+impl UserType {
+    /// Parses any case and `-`/`_` spelling (`Developer`, `bank_admin`, `FINTRACT_ADMIN`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_uppercase().replace('-', "_").as_str() {
+            "CUSTOMER" => Some(Self::Customer),
+            "BANK_ADMIN" => Some(Self::BankAdmin),
+            "FINTRACT_ADMIN" => Some(Self::FintractAdmin),
+            "DEVELOPER" => Some(Self::Developer),
+            "DEVELOPER_ADMIN" => Some(Self::DeveloperAdmin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "CUSTOMER",
+            Self::BankAdmin => "BANK_ADMIN",
+            Self::FintractAdmin => "FINTRACT_ADMIN",
+            Self::Developer => "DEVELOPER",
+            Self::DeveloperAdmin => "DEVELOPER_ADMIN",
+        }
+    }
+
+    /// Bank and Fintract admins read any customer's data.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Self::BankAdmin | Self::FintractAdmin)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Gender {
+    Male,
+    Female,
+}
+
+/// A user of either API. `password_hash` never leaves the service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: u64,
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub phone: String,
+    pub user_type: UserType,
+    pub customer_id: String,
+    #[serde(default)]
+    pub gender: Option<Gender>,
+    #[serde(default)]
+    pub country: String,
+    #[serde(default)]
+    pub citizenship: String,
+    #[serde(default)]
+    pub national_id: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub bank: String,
+    #[serde(default)]
+    pub avatar_key: Option<String>,
+    pub password_hash: String,
+    pub is_active: bool,
+    pub is_verified: bool,
+    pub admin_approved: bool,
+    /// Bumped to revoke every token issued before (`ver` claim).
+    pub token_version: u64,
+    pub created_at: i64,
+    #[serde(default)]
+    pub last_login: Option<i64>,
+}
+
+impl User {
+    /// Whether this account may hold tokens at all (DESIGN.md §5).
+    pub fn may_hold_tokens(&self) -> bool {
+        self.is_active && self.is_verified
+    }
+}
+
+/// A user about to be created; the store assigns the id.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub phone: String,
+    pub user_type: UserType,
+    pub customer_id: String,
+    pub gender: Option<Gender>,
+    pub password_hash: String,
+    pub is_verified: bool,
+    pub admin_approved: bool,
+    pub created_at: i64,
+}
+
+impl NewUser {
+    pub fn into_user(self, id: u64) -> User {
+        User {
+            id,
+            username: self.username,
+            email: self.email,
+            name: self.name,
+            phone: self.phone,
+            user_type: self.user_type,
+            customer_id: self.customer_id,
+            gender: self.gender,
+            country: String::new(),
+            citizenship: String::new(),
+            national_id: String::new(),
+            address: String::new(),
+            bank: String::new(),
+            avatar_key: None,
+            password_hash: self.password_hash,
+            is_active: true,
+            is_verified: self.is_verified,
+            admin_approved: self.admin_approved,
+            token_version: 0,
+            created_at: self.created_at,
+            last_login: None,
+        }
+    }
+}
+
+/// A bank account of a customer. Money is in the currency's minor unit (UGX has none).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub account_number: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub balance: i64,
+    pub currency: String,
+}
+
+/// A loan on an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Loan {
+    pub loan_id: String,
+    /// RFC 3339, UTC, as published (`2023-02-16T12:24:54Z`).
+    pub disbursement_date: String,
+    pub principal: i64,
+    pub outstanding_amount: i64,
+}
+
+/// An account together with all its loans: what the loans endpoint reads in one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountWithLoans {
+    pub account: Account,
+    pub loans: Vec<Loan>,
+}
+
+/// Normalises an e-mail address or username for uniqueness: trimmed and lower-cased.
+pub fn unique_key(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_types_parse_in_any_case() {
+        assert_eq!(UserType::parse("Developer"), Some(UserType::Developer));
+        assert_eq!(UserType::parse("bank-admin"), Some(UserType::BankAdmin));
+        assert_eq!(UserType::parse("ROOT"), None);
+        assert_eq!(
+            serde_json::to_string(&UserType::FintractAdmin).unwrap(),
+            "\"FINTRACT_ADMIN\""
+        );
+    }
+}

@@ -1,0 +1,509 @@
+//! The DynamoDB adapter (single-table design of DESIGN.md §8).
+//!
+//! | pk | sk | what |
+//! |---|---|---|
+//! | `USER#<id>` | `PROFILE` | a user |
+//! | `USERNAME#<key>`, `EMAIL#<key>`, `CUSTOMERID#<id>` | `CLAIM` | uniqueness claims, written with the user |
+//! | `SEQ` | `USER` | the user id sequence |
+//! | `ACCOUNT#<n>` | `ACCOUNT` / `LOAN#<id>` | an account and its loans: one `Query` |
+//! | `REFRESH#<jti>` | `REFRESH` | a refresh token |
+//! | `FAMILY#<id>` | `FAMILY` | a revoked login family |
+//!
+//! The counter table: pk `H#<hour>`, sk `<function>#<shard>`.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+
+use super::*;
+use crate::model::unique_key;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The DynamoDB adapter of every data port.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    counter_table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>, counter_table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            counter_table: counter_table.into(),
+        }
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_err("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    async fn user_by_claim(&self, claim_pk: String) -> Result<Option<User>, StoreError> {
+        let Some(claim) = self.get(claim_pk, "CLAIM").await? else {
+            return Ok(None);
+        };
+        let id = number(&claim, "user_id")?;
+        self.user(id as u64).await
+    }
+
+    async fn put_item(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_err("PutItem", e))?;
+        Ok(())
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn keyed(pk: String, sk: &str, mut item: Item) -> Item {
+    item.insert("pk".into(), s(pk));
+    item.insert("sk".into(), s(sk));
+    item
+}
+
+fn number(item: &Item, name: &str) -> Result<i64, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} is not a number")))
+}
+
+fn string(item: &Item, name: &str) -> Result<String, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} is not a string")))
+}
+
+fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Throttling becomes `Throttled` (503); anything else `Unavailable` (500), with the SDK's detail.
+fn sdk_err<E, R>(operation: &str, e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = format!("DynamoDB {operation}: {}", DisplayErrorContext(&e));
+    match e.code() {
+        Some(
+            "ThrottlingException"
+            | "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded",
+        ) => StoreError::Throttled(detail),
+        _ => StoreError::Unavailable(detail),
+    }
+}
+
+/// The cancellation reason codes of a failed transaction, or `None` if it failed otherwise.
+fn cancellation_codes(
+    e: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>,
+) -> Option<Vec<String>> {
+    match e.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(c) => Some(
+            c.cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None").to_string())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn create_user(&self, new: NewUser) -> Result<Result<User, Taken>, StoreError> {
+        let seq = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s("SEQ"))
+            .key("sk", s("USER"))
+            .update_expression("ADD #v :one")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_err("UpdateItem", e))?;
+        let id = seq
+            .attributes
+            .as_ref()
+            .map(|a| number(a, "value"))
+            .transpose()?
+            .unwrap_or(0) as u64;
+        let user = new.into_user(id);
+        let claim =
+            |pk: String| keyed(pk, "CLAIM", HashMap::from([("user_id".to_string(), n(id))]));
+        let absent = "attribute_not_exists(pk)";
+        let items = vec![
+            put(
+                &self.table,
+                keyed(format!("USER#{id}"), "PROFILE", to_item(&user)?),
+                absent,
+            )?,
+            put(
+                &self.table,
+                claim(format!("USERNAME#{}", unique_key(&user.username))),
+                absent,
+            )?,
+            put(
+                &self.table,
+                claim(format!("EMAIL#{}", unique_key(&user.email))),
+                absent,
+            )?,
+            put(
+                &self.table,
+                claim(format!("CUSTOMERID#{}", user.customer_id)),
+                absent,
+            )?,
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Ok(user)),
+            Err(e) => match cancellation_codes(&e) {
+                Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed") => {
+                    let failed =
+                        |i: usize| codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
+                    if failed(1) {
+                        Ok(Err(Taken::Username))
+                    } else if failed(2) {
+                        Ok(Err(Taken::Email))
+                    } else if failed(3) {
+                        Ok(Err(Taken::CustomerId))
+                    } else {
+                        Err(StoreError::Unavailable(format!(
+                            "user id {id} already exists"
+                        )))
+                    }
+                }
+                _ => Err(sdk_err("TransactWriteItems", e)),
+            },
+        }
+    }
+
+    async fn user(&self, id: u64) -> Result<Option<User>, StoreError> {
+        self.get(format!("USER#{id}"), "PROFILE")
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        self.user_by_claim(format!("USERNAME#{}", unique_key(username)))
+            .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.user_by_claim(format!("EMAIL#{}", unique_key(email)))
+            .await
+    }
+}
+
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn put_account(&self, a: &Account) -> Result<(), StoreError> {
+        let mut item = keyed(
+            format!("ACCOUNT#{}", a.account_number),
+            "ACCOUNT",
+            to_item(a)?,
+        );
+        item.insert("gsi1pk".into(), s(format!("CUSTOMER#{}", a.customer_id)));
+        item.insert("gsi1sk".into(), s(format!("ACCOUNT#{}", a.account_number)));
+        self.put_item(item).await
+    }
+
+    async fn put_loan(&self, account_number: &str, loan: &Loan) -> Result<(), StoreError> {
+        let item = keyed(
+            format!("ACCOUNT#{account_number}"),
+            &format!("LOAN#{}", loan.loan_id),
+            to_item(loan)?,
+        );
+        self.put_item(item).await
+    }
+
+    async fn account_with_loans(
+        &self,
+        number: &str,
+    ) -> Result<Option<AccountWithLoans>, StoreError> {
+        let mut account = None;
+        let mut loans = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("ACCOUNT#{number}")))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_err("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                let sk = string(&item, "sk")?;
+                if sk == "ACCOUNT" {
+                    account = Some(from_item::<Account>(item)?);
+                } else if sk.starts_with("LOAN#") {
+                    loans.push(from_item::<Loan>(item)?);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(account.map(|account| AccountWithLoans { account, loans }))
+    }
+
+    async fn accounts_of_customer(&self, customer_id: &str) -> Result<Vec<Account>, StoreError> {
+        let mut accounts = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :prefix)")
+                .expression_attribute_values(":pk", s(format!("CUSTOMER#{customer_id}")))
+                .expression_attribute_values(":prefix", s("ACCOUNT#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_err("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                accounts.push(from_item::<Account>(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        accounts.sort_by(|a, b| a.account_number.cmp(&b.account_number));
+        Ok(accounts)
+    }
+}
+
+fn refresh_item(r: &RefreshRecord) -> Item {
+    keyed(
+        format!("REFRESH#{}", r.jti),
+        "REFRESH",
+        HashMap::from([
+            ("user_id".to_string(), n(r.user_id)),
+            ("family".to_string(), s(r.family.clone())),
+            ("spent".to_string(), AttributeValue::Bool(false)),
+            ("expires_at".to_string(), n(r.expires_at)),
+            // DynamoDB's TTL sweeps dead tokens a while after they expire.
+            ("ttl".to_string(), n(r.expires_at)),
+        ]),
+    )
+}
+
+#[async_trait]
+impl TokenStore for DynamoStore {
+    async fn put_refresh(&self, r: &RefreshRecord) -> Result<(), StoreError> {
+        self.put_item(refresh_item(r)).await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_jti: &str,
+        new: &RefreshRecord,
+    ) -> Result<Rotation, StoreError> {
+        let now = crate::now();
+        let spend = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("REFRESH#{old_jti}")))
+            .key("sk", s("REFRESH"))
+            .update_expression("SET #spent = :t")
+            .condition_expression(
+                "attribute_exists(pk) AND #spent = :f AND #user = :uid AND #family = :fam AND #exp > :now",
+            )
+            .expression_attribute_names("#spent", "spent")
+            .expression_attribute_names("#user", "user_id")
+            .expression_attribute_names("#family", "family")
+            .expression_attribute_names("#exp", "expires_at")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":uid", n(new.user_id))
+            .expression_attribute_values(":fam", s(new.family.clone()))
+            .expression_attribute_values(":now", n(now))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let family_live = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("FAMILY#{}", new.family)))
+            .key("sk", s("FAMILY"))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().update(spend).build(),
+            put(&self.table, refresh_item(new), "attribute_not_exists(pk)")?,
+            TransactWriteItem::builder()
+                .condition_check(family_live)
+                .build(),
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Rotation::Rotated),
+            Err(e) if cancellation_codes(&e).is_some() => {
+                // Lost the condition: find out whether the token was spent (re-use) or never live.
+                let Some(old) = self.get(format!("REFRESH#{old_jti}"), "REFRESH").await? else {
+                    return Ok(Rotation::Unknown);
+                };
+                let same_login = number(&old, "user_id")? as u64 == new.user_id
+                    && string(&old, "family")? == new.family
+                    && number(&old, "expires_at")? > now;
+                if !same_login {
+                    return Ok(Rotation::Unknown);
+                }
+                self.put_item(keyed(
+                    format!("FAMILY#{}", new.family),
+                    "FAMILY",
+                    HashMap::from([
+                        ("revoked_at".to_string(), n(now)),
+                        ("ttl".to_string(), n(number(&old, "expires_at")?)),
+                    ]),
+                ))
+                .await?;
+                Ok(Rotation::Reused)
+            }
+            Err(e) => Err(sdk_err("TransactWriteItems", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl Counters for DynamoStore {
+    async fn add(
+        &self,
+        function: &str,
+        hour: i64,
+        shard: u32,
+        class: StatusClass,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.counter_table)
+            .key("pk", s(format!("H#{hour}")))
+            .key("sk", s(format!("{function}#{shard}")))
+            .update_expression("ADD #c :one SET #f = :f, #h = :h")
+            .expression_attribute_names("#c", class.attribute())
+            .expression_attribute_names("#f", "function")
+            .expression_attribute_names("#h", "hour")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":f", s(function))
+            .expression_attribute_values(":h", n(hour))
+            .send()
+            .await
+            .map_err(|e| sdk_err("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn read_hours(
+        &self,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<CounterRow>, StoreError> {
+        let queries = (from_hour..=to_hour).map(|hour| self.read_hour(hour));
+        let per_hour = futures::future::try_join_all(queries).await?;
+        Ok(sum_rows(per_hour.into_iter().flatten()))
+    }
+}
+
+impl DynamoStore {
+    async fn read_hour(&self, hour: i64) -> Result<Vec<CounterRow>, StoreError> {
+        let mut rows = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.counter_table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("H#{hour}")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_err("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                let count = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0)
+                };
+                rows.push(CounterRow {
+                    function: string(&item, "function")?,
+                    hour,
+                    positive: count("positive"),
+                    negative: count("negative"),
+                    failed: count("failed"),
+                });
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(rows)
+    }
+}

@@ -1,0 +1,390 @@
+//! The embedded adapter: one SQLite file in WAL mode, safe to share between the gateway's threads
+//! and several function processes. Every write is one short `BEGIN IMMEDIATE` transaction, so
+//! writers queue on the lock (bounded by `busy_timeout`) instead of failing half-way.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+
+use super::*;
+
+/// How long a writer waits for another process's transaction before giving up with 503.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    username_key TEXT NOT NULL UNIQUE,
+    email_key TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL UNIQUE,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    account_number TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    customer_name TEXT NOT NULL,
+    balance INTEGER NOT NULL,
+    currency TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accounts_by_customer ON accounts (customer_id, account_number);
+CREATE TABLE IF NOT EXISTS loans (
+    account_number TEXT NOT NULL,
+    loan_id TEXT NOT NULL,
+    disbursement_date TEXT NOT NULL,
+    principal INTEGER NOT NULL,
+    outstanding_amount INTEGER NOT NULL,
+    PRIMARY KEY (account_number, loan_id)
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    jti TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    family TEXT NOT NULL,
+    spent INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revoked_families (
+    family TEXT PRIMARY KEY,
+    revoked_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    hour INTEGER NOT NULL,
+    function TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    positive INTEGER NOT NULL DEFAULT 0,
+    negative INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (hour, function, shard)
+);
+";
+
+/// The SQLite adapter of every data port.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and its schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(map_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(map_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(map_err)?;
+        Self::init(conn)
+    }
+
+    /// A private database in memory, for unit tests.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(map_err)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.execute_batch(SCHEMA).map_err(map_err)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection on the blocking pool.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard).map_err(map_err)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+}
+
+fn map_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Throttled(e.to_string())
+        }
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+fn decode_user(data: String) -> rusqlite::Result<User> {
+    serde_json::from_str(&data).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn encode_user(user: &User) -> String {
+    serde_json::to_string(user).unwrap_or_default()
+}
+
+fn user_where(
+    conn: &Connection,
+    column: &str,
+    value: &dyn rusqlite::ToSql,
+) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!("SELECT data FROM users WHERE {column} = ?1"),
+        [value],
+        |r| r.get::<_, String>(0),
+    )
+    .optional()?
+    .map(decode_user)
+    .transpose()
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, new: NewUser) -> Result<Result<User, Taken>, StoreError> {
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let taken = |column: &str, value: &str| -> rusqlite::Result<bool> {
+                tx.query_row(&format!("SELECT 1 FROM users WHERE {column} = ?1"), [value], |_| Ok(()))
+                    .optional()
+                    .map(|o| o.is_some())
+            };
+            if taken("username_key", &unique_key(&new.username))? {
+                return Ok(Err(Taken::Username));
+            }
+            if taken("email_key", &unique_key(&new.email))? {
+                return Ok(Err(Taken::Email));
+            }
+            if taken("customer_id", &new.customer_id)? {
+                return Ok(Err(Taken::CustomerId));
+            }
+            tx.execute(
+                "INSERT INTO users (username_key, email_key, customer_id, data) VALUES (?1, ?2, ?3, '{}')",
+                params![unique_key(&new.username), unique_key(&new.email), new.customer_id],
+            )?;
+            let user = new.into_user(tx.last_insert_rowid() as u64);
+            tx.execute("UPDATE users SET data = ?1 WHERE id = ?2", params![encode_user(&user), user.id])?;
+            tx.commit()?;
+            Ok(Ok(user))
+        })
+        .await
+    }
+
+    async fn user(&self, id: u64) -> Result<Option<User>, StoreError> {
+        self.with(move |c| user_where(c, "id", &(id as i64))).await
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let key = unique_key(username);
+        self.with(move |c| user_where(c, "username_key", &key))
+            .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let key = unique_key(email);
+        self.with(move |c| user_where(c, "email_key", &key)).await
+    }
+}
+
+fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        account_number: r.get(0)?,
+        customer_id: r.get(1)?,
+        customer_name: r.get(2)?,
+        balance: r.get(3)?,
+        currency: r.get(4)?,
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "account_number, customer_id, customer_name, balance, currency";
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn put_account(&self, a: &Account) -> Result<(), StoreError> {
+        let a = a.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO accounts (account_number, customer_id, customer_name, balance, currency)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![a.account_number, a.customer_id, a.customer_name, a.balance, a.currency],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn put_loan(&self, account_number: &str, l: &Loan) -> Result<(), StoreError> {
+        let (n, l) = (account_number.to_string(), l.clone());
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO loans (account_number, loan_id, disbursement_date, principal, outstanding_amount)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![n, l.loan_id, l.disbursement_date, l.principal, l.outstanding_amount],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn account_with_loans(
+        &self,
+        number: &str,
+    ) -> Result<Option<AccountWithLoans>, StoreError> {
+        let number = number.to_string();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let Some(account) = tx
+                .query_row(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_number = ?1"),
+                    [&number],
+                    account_from_row,
+                )
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = tx.prepare_cached(
+                "SELECT loan_id, disbursement_date, principal, outstanding_amount
+                 FROM loans WHERE account_number = ?1 ORDER BY loan_id",
+            )?;
+            let loans = stmt
+                .query_map([&number], |r| {
+                    Ok(Loan {
+                        loan_id: r.get(0)?,
+                        disbursement_date: r.get(1)?,
+                        principal: r.get(2)?,
+                        outstanding_amount: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            drop(stmt);
+            tx.commit()?;
+            Ok(Some(AccountWithLoans { account, loans }))
+        })
+        .await
+    }
+
+    async fn accounts_of_customer(&self, customer_id: &str) -> Result<Vec<Account>, StoreError> {
+        let id = customer_id.to_string();
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE customer_id = ?1 ORDER BY account_number"
+            ))?;
+            let rows = stmt.query_map([&id], account_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn put_refresh(&self, r: &RefreshRecord) -> Result<(), StoreError> {
+        let r = r.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO refresh_tokens (jti, user_id, family, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![r.jti, r.user_id as i64, r.family, r.expires_at],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_jti: &str,
+        new: &RefreshRecord,
+    ) -> Result<Rotation, StoreError> {
+        let (old_jti, new) = (old_jti.to_string(), new.clone());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let old: Option<(i64, String, bool, i64)> = tx
+                .query_row(
+                    "SELECT user_id, family, spent, expires_at FROM refresh_tokens WHERE jti = ?1",
+                    [&old_jti],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((user_id, family, spent, expires_at)) = old else {
+                return Ok(Rotation::Unknown);
+            };
+            if user_id as u64 != new.user_id || family != new.family || expires_at <= crate::now() {
+                return Ok(Rotation::Unknown);
+            }
+            let revoked = tx
+                .query_row("SELECT 1 FROM revoked_families WHERE family = ?1", [&family], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if spent || revoked {
+                tx.execute(
+                    "INSERT OR IGNORE INTO revoked_families (family, revoked_at) VALUES (?1, ?2)",
+                    params![family, crate::now()],
+                )?;
+                tx.commit()?;
+                return Ok(Rotation::Reused);
+            }
+            tx.execute("UPDATE refresh_tokens SET spent = 1 WHERE jti = ?1", [&old_jti])?;
+            tx.execute(
+                "INSERT INTO refresh_tokens (jti, user_id, family, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![new.jti, new.user_id as i64, new.family, new.expires_at],
+            )?;
+            tx.commit()?;
+            Ok(Rotation::Rotated)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Counters for SqliteStore {
+    async fn add(
+        &self,
+        function: &str,
+        hour: i64,
+        shard: u32,
+        class: StatusClass,
+    ) -> Result<(), StoreError> {
+        let function = function.to_string();
+        let column = class.attribute();
+        self.with(move |c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO counters (hour, function, shard, {column}) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT (hour, function, shard) DO UPDATE SET {column} = {column} + 1"
+            ))?
+            .execute(params![hour, function, shard])
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn read_hours(
+        &self,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<CounterRow>, StoreError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT function, hour, SUM(positive), SUM(negative), SUM(failed) FROM counters
+                 WHERE hour BETWEEN ?1 AND ?2 GROUP BY function, hour ORDER BY function, hour",
+            )?;
+            let rows = stmt.query_map([from_hour, to_hour], |r| {
+                Ok(CounterRow {
+                    function: r.get(0)?,
+                    hour: r.get(1)?,
+                    positive: r.get::<_, i64>(2)? as u64,
+                    negative: r.get::<_, i64>(3)? as u64,
+                    failed: r.get::<_, i64>(4)? as u64,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+}
+
+use crate::model::unique_key;

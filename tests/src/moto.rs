@@ -1,0 +1,98 @@
+//! One `moto_server` (the AWS emulator) per test process, on a free 127.0.0.1 port, ended with
+//! the process. Found as `$MOTO_SERVER`, else `.venv/bin/moto_server`, else on `PATH`.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+
+/// The emulator's base URL, starting it on first use.
+pub fn endpoint() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(start)
+}
+
+fn executable() -> PathBuf {
+    if let Ok(p) = std::env::var("MOTO_SERVER") {
+        return p.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    if venv.exists() {
+        return venv;
+    }
+    "moto_server".into()
+}
+
+fn start() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let exe = executable();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    // The child is tied to this thread, which lives as long as the test process: when the process
+    // ends, the kernel sends the emulator SIGTERM (PR_SET_PDEATHSIG).
+    std::thread::spawn(move || {
+        let log = std::fs::File::create(std::env::temp_dir().join(format!("moto-{port}.log")))
+            .expect("moto log file");
+        let mut command = Command::new(&exe);
+        command
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        match command.spawn() {
+            Ok(mut child) => {
+                let _ = ready_tx.send(Ok(()));
+                let _ = child.wait();
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(format!(
+                    "cannot start {}: {e} (run `make setup`)",
+                    exe.display()
+                )));
+            }
+        }
+        // Keep the thread (and so the death signal's anchor) alive until the process exits.
+        loop {
+            std::thread::park();
+        }
+    });
+    if let Ok(Err(e)) = ready_rx.recv() {
+        panic!("{e}");
+    }
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not listen on {addr} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    format!("http://{addr}")
+}
+
+/// An SDK configuration pointed at the emulator with dummy credentials and the production
+/// timeouts and retries.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .timeout_config(shared::context::sdk_timeouts())
+        .retry_config(shared::context::sdk_retries())
+        .load()
+        .await
+}

@@ -1,0 +1,9 @@
+//! The acceptance suite, one binary. Every test in a backend module runs twice:
+//! `…::embedded::…` on SQLite, `…::aws::…` on DynamoDB in moto_server.
+
+mod counting;
+mod loans;
+mod refresh;
+mod store_contract;
+mod template;
+mod token;

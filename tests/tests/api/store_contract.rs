@@ -1,0 +1,225 @@
+//! The contract every data adapter keeps, run against SQLite and DynamoDB alike: conditional
+//! writes, uniqueness, atomic counters, not-found cases.
+
+use acceptance::{on_both_backends, TestApp};
+use shared::model::{Account, Loan, NewUser, UserType};
+use shared::store::{RefreshRecord, Rotation, StatusClass, Taken};
+
+fn new_user(username: &str, email: &str, customer_id: &str) -> NewUser {
+    NewUser {
+        username: username.into(),
+        email: email.into(),
+        name: "Contract Test".into(),
+        phone: "+256700000009".into(),
+        user_type: UserType::Developer,
+        customer_id: customer_id.into(),
+        gender: None,
+        password_hash: "$argon2id$not-a-real-hash".into(),
+        is_verified: true,
+        admin_approved: false,
+        created_at: 1,
+    }
+}
+
+async fn users_get_increasing_ids_and_are_found_by_each_key(app: TestApp) {
+    let s = &app.ctx.store;
+    let a = s
+        .create_user(new_user("Alice", "Alice@Example.com", "1001"))
+        .await
+        .unwrap()
+        .unwrap();
+    let b = s
+        .create_user(new_user("bob", "bob@example.com", "1002"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(b.id > a.id);
+    assert_eq!(s.user(a.id).await.unwrap().unwrap(), a);
+    assert_eq!(s.user_by_username("ALICE").await.unwrap().unwrap().id, a.id);
+    assert_eq!(
+        s.user_by_email("alice@example.COM")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        a.id
+    );
+    assert!(s.user(999_999).await.unwrap().is_none());
+    assert!(s.user_by_username("carol").await.unwrap().is_none());
+    assert!(s
+        .user_by_email("carol@example.com")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn a_taken_value_is_named_and_nothing_is_half_written(app: TestApp) {
+    let s = &app.ctx.store;
+    s.create_user(new_user("alice", "alice@example.com", "1001"))
+        .await
+        .unwrap()
+        .unwrap();
+    let taken = |u, e, c| s.create_user(new_user(u, e, c));
+    assert_eq!(
+        taken("ALICE", "other@example.com", "2001").await.unwrap(),
+        Err(Taken::Username)
+    );
+    assert_eq!(
+        taken("other", " alice@example.com ", "2002").await.unwrap(),
+        Err(Taken::Email)
+    );
+    assert_eq!(
+        taken("other", "other@example.com", "1001").await.unwrap(),
+        Err(Taken::CustomerId)
+    );
+    // None of the refused attempts left a claim behind: the same values are free together.
+    let ok = taken("other", "other@example.com", "2001").await.unwrap();
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
+async fn concurrent_registrations_of_one_email_have_one_winner(app: TestApp) {
+    let s = &app.ctx.store;
+    let attempts = (0..20).map(|i| {
+        s.create_user(new_user(
+            &format!("user{i}"),
+            "same@example.com",
+            &format!("30{i:02}"),
+        ))
+    });
+    let results = futures::future::join_all(attempts).await;
+    let created = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(Taken::Email))))
+        .count();
+    assert_eq!((created, refused), (1, 19), "{results:?}");
+}
+
+async fn accounts_and_loans_are_read_together_and_puts_are_idempotent(app: TestApp) {
+    let s = &app.ctx.store;
+    let account = Account {
+        account_number: "7000000001".into(),
+        customer_id: "C900".into(),
+        customer_name: "Contract Customer".into(),
+        balance: 10,
+        currency: "UGX".into(),
+    };
+    let loan = Loan {
+        loan_id: "L900001".into(),
+        disbursement_date: "2024-01-01T00:00:00Z".into(),
+        principal: 100,
+        outstanding_amount: 40,
+    };
+    for _ in 0..2 {
+        s.put_account(&account).await.unwrap();
+        s.put_loan(&account.account_number, &loan).await.unwrap();
+    }
+    let found = s.account_with_loans("7000000001").await.unwrap().unwrap();
+    assert_eq!(found.account, account);
+    assert_eq!(found.loans, vec![loan]);
+    assert!(s.account_with_loans("7000000002").await.unwrap().is_none());
+    let second = Account {
+        account_number: "7000000000".into(),
+        ..account.clone()
+    };
+    s.put_account(&second).await.unwrap();
+    let numbers: Vec<_> = s
+        .accounts_of_customer("C900")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.account_number)
+        .collect();
+    assert_eq!(numbers, ["7000000000", "7000000001"]);
+    assert!(s.accounts_of_customer("C901").await.unwrap().is_empty());
+}
+
+async fn refresh_rotation_is_conditional_and_detects_reuse(app: TestApp) {
+    let s = &app.ctx.store;
+    let record = |jti: &str, family: &str| RefreshRecord {
+        jti: jti.into(),
+        user_id: 5,
+        family: family.into(),
+        expires_at: shared::now() + 600,
+    };
+    s.put_refresh(&record("r1", "fam")).await.unwrap();
+    assert_eq!(
+        s.rotate_refresh("r1", &record("r2", "fam")).await.unwrap(),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        s.rotate_refresh("nope", &record("r9", "fam"))
+            .await
+            .unwrap(),
+        Rotation::Unknown
+    );
+    assert_eq!(
+        s.rotate_refresh("r2", &record("r3", "other-family"))
+            .await
+            .unwrap(),
+        Rotation::Unknown
+    );
+    // r1 is spent: presenting it again revokes the family, so r2 is dead too.
+    assert_eq!(
+        s.rotate_refresh("r1", &record("r4", "fam")).await.unwrap(),
+        Rotation::Reused
+    );
+    assert_eq!(
+        s.rotate_refresh("r2", &record("r5", "fam")).await.unwrap(),
+        Rotation::Reused
+    );
+    // An expired record cannot be rotated.
+    let expired = RefreshRecord {
+        expires_at: shared::now() - 1,
+        ..record("old", "fam2")
+    };
+    s.put_refresh(&expired).await.unwrap();
+    assert_eq!(
+        s.rotate_refresh("old", &record("new", "fam2"))
+            .await
+            .unwrap(),
+        Rotation::Unknown
+    );
+}
+
+async fn concurrent_counter_adds_are_never_lost(app: TestApp) {
+    let s = &app.ctx.store;
+    let adds = (0..60u32).map(|i| {
+        let class = [
+            StatusClass::Positive,
+            StatusClass::Negative,
+            StatusClass::Failed,
+        ][(i % 3) as usize];
+        s.add("contract", 100, i % 4, class)
+    });
+    for r in futures::future::join_all(adds).await {
+        r.unwrap();
+    }
+    s.add("contract", 98, 0, StatusClass::Positive)
+        .await
+        .unwrap();
+    s.add("contract", 103, 0, StatusClass::Positive)
+        .await
+        .unwrap();
+    let rows = s.read_hours(99, 102).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (
+            rows[0].hour,
+            rows[0].positive,
+            rows[0].negative,
+            rows[0].failed
+        ),
+        (100, 20, 20, 20)
+    );
+    assert!(s.read_hours(200, 210).await.unwrap().is_empty());
+}
+
+on_both_backends!(
+    users_get_increasing_ids_and_are_found_by_each_key,
+    a_taken_value_is_named_and_nothing_is_half_written,
+    concurrent_registrations_of_one_email_have_one_winner,
+    accounts_and_loans_are_read_together_and_puts_are_idempotent,
+    refresh_rotation_is_conditional_and_detects_reuse,
+    concurrent_counter_adds_are_never_lost,
+);

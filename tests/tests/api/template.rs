@@ -1,0 +1,151 @@
+//! `template.yaml` declares exactly the tables of `shared::store::schema` and exactly the routes
+//! of the gateway's route table.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_yaml_ng::Value;
+use shared::store::schema::{TableDef, COUNTER_TABLE, MAIN_TABLE};
+
+fn template() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let text = std::fs::read_to_string(&path).expect("template.yaml at the top of the repository");
+    serde_yaml_ng::from_str(&text).expect("template.yaml parses")
+}
+
+fn strs(v: &Value, key: &str) -> Vec<(String, String)> {
+    v.as_sequence()
+        .map(|seq| {
+            seq.iter()
+                .map(|e| {
+                    let name = e["AttributeName"].as_str().unwrap_or_default().to_string();
+                    let other = e[key].as_str().unwrap_or_default().to_string();
+                    (name, other)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn key_schema(hash: &str, range: Option<&str>) -> Vec<(String, String)> {
+    let mut keys = vec![(hash.to_string(), "HASH".to_string())];
+    keys.extend(range.map(|r| (r.to_string(), "RANGE".to_string())));
+    keys
+}
+
+fn check_table(def: &TableDef) {
+    let t = template();
+    let table = &t["Resources"][def.logical_id];
+    assert_eq!(
+        table["Type"].as_str(),
+        Some("AWS::DynamoDB::Table"),
+        "{} in template.yaml",
+        def.logical_id
+    );
+    let p = &table["Properties"];
+    assert_eq!(
+        strs(&p["KeySchema"], "KeyType"),
+        key_schema(def.hash, def.range),
+        "{} key schema",
+        def.logical_id
+    );
+    let declared: BTreeSet<_> = strs(&p["AttributeDefinitions"], "AttributeType")
+        .into_iter()
+        .collect();
+    let wanted: BTreeSet<_> = def
+        .key_attributes()
+        .into_iter()
+        .map(|a| (a.to_string(), "S".to_string()))
+        .collect();
+    assert_eq!(declared, wanted, "{} attribute definitions", def.logical_id);
+    let gsis = p["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        gsis.len(),
+        def.indexes.len(),
+        "{} index count",
+        def.logical_id
+    );
+    for index in def.indexes {
+        let g = gsis
+            .iter()
+            .find(|g| g["IndexName"].as_str() == Some(index.name))
+            .unwrap_or_else(|| panic!("index {} in template.yaml", index.name));
+        assert_eq!(
+            strs(&g["KeySchema"], "KeyType"),
+            key_schema(index.hash, index.range)
+        );
+        assert_eq!(g["Projection"]["ProjectionType"].as_str(), Some("ALL"));
+    }
+    let ttl = &p["TimeToLiveSpecification"];
+    assert_eq!(
+        ttl["AttributeName"].as_str(),
+        def.ttl_attribute,
+        "{} TTL",
+        def.logical_id
+    );
+    assert_eq!(p["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+}
+
+#[test]
+fn the_main_table_in_the_template_is_the_one_the_code_uses() {
+    check_table(&MAIN_TABLE);
+}
+
+#[test]
+fn the_counter_table_in_the_template_is_the_one_the_code_uses() {
+    check_table(&COUNTER_TABLE);
+}
+
+#[test]
+fn the_template_routes_equal_the_gateway_route_table() {
+    let t = template();
+    let mut declared = BTreeSet::new();
+    let mut functions = BTreeSet::new();
+    for (_, resource) in t["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        for (_, event) in resource["Properties"]["Events"]
+            .as_mapping()
+            .cloned()
+            .unwrap_or_default()
+        {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let p = &event["Properties"];
+                declared.insert((
+                    binary.clone(),
+                    p["Method"].as_str().unwrap_or_default().to_uppercase(),
+                    p["Path"].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+        functions.insert(binary);
+    }
+    let mut wanted = BTreeSet::new();
+    for r in local::routes() {
+        let with_slash = r.path.to_string();
+        let without = with_slash.trim_end_matches('/').to_string();
+        for path in [with_slash, without] {
+            wanted.insert((r.function.to_string(), r.method.to_string(), path));
+        }
+    }
+    assert_eq!(
+        declared, wanted,
+        "template.yaml HttpApi events vs the route table"
+    );
+    let route_functions: BTreeSet<_> = local::routes()
+        .iter()
+        .map(|r| r.function.to_string())
+        .collect();
+    assert_eq!(
+        functions, route_functions,
+        "one template function per function crate"
+    );
+}
