@@ -6,7 +6,22 @@ use shared::Route;
 
 /// Every function's route, in the order the documents list them.
 pub fn routes() -> Vec<Route> {
-    vec![token::ROUTE, token_refresh::ROUTE, loans::ROUTE]
+    vec![
+        token::ROUTE,
+        token_refresh::ROUTE,
+        loans::ROUTE,
+        register::ROUTE,
+        verify_email::ROUTE,
+        re_verify_email::ROUTE,
+        login::ROUTE,
+        verify_otp::ROUTE,
+        admin_approval::ROUTE,
+        user_info::ROUTE,
+        update_user::ROUTE,
+        update_username::ROUTE,
+        deactivate_account::ROUTE,
+        delete_account::ROUTE,
+    ]
 }
 
 /// The route for `method` and `path` (with or without its trailing slash) and its path

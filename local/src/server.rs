@@ -104,6 +104,11 @@ impl Gateway {
         req: hyper::Request<Incoming>,
         peer: SocketAddr,
     ) -> hyper::Response<Full<Bytes>> {
+        if req.uri().path().trim_end_matches('/') == "/_local/outbox"
+            && req.method() == http::Method::GET
+        {
+            return self.outbox(req.uri().query());
+        }
         let (route, params) = match crate::match_route(&self.routes, req.method(), req.uri().path())
         {
             Ok(found) => found,
@@ -152,6 +157,31 @@ impl Gateway {
             _ => Bytes::new(),
         };
         hyper::Response::from_parts(parts, Full::new(bytes))
+    }
+}
+
+impl Gateway {
+    /// `GET /_local/outbox[?to=address]`: what the embedded backend "sent", oldest first, so a
+    /// person trying the API locally can read their verification link and sign-in code.
+    fn outbox(&self, query: Option<&str>) -> hyper::Response<Full<Bytes>> {
+        let to: Option<String> =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or(""))
+                .unwrap_or_default()
+                .into_iter()
+                .find(|(k, _)| k == "to")
+                .map(|(_, v)| v.to_lowercase());
+        let messages: Vec<_> = shared::notify::Outbox::read(&self.ctx.config.outbox_path)
+            .into_iter()
+            .filter(|m| to.as_deref().is_none_or(|t| m.to.to_lowercase() == t))
+            .collect();
+        let mut r = hyper::Response::new(Full::new(Bytes::from(
+            serde_json::to_vec(&messages).unwrap_or_default(),
+        )));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        r
     }
 }
 

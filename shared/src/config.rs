@@ -22,6 +22,14 @@ pub struct Config {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub counter_shards: u32,
+    /// Where links in e-mails point (the API's public base URL).
+    pub public_base_url: String,
+    pub mail_from: String,
+    pub sms_sender_id: String,
+    /// The embedded backend's outbox (JSON lines).
+    pub outbox_path: PathBuf,
+    pub otp_ttl: Duration,
+    pub verify_ttl: Duration,
 }
 
 /// A configuration value that is present but unusable.
@@ -70,15 +78,31 @@ impl Config {
             access_ttl: Duration::from_secs(seconds(&lookup, "ACCESS_TOKEN_TTL_SECS", 300)?),
             refresh_ttl: Duration::from_secs(seconds(&lookup, "REFRESH_TOKEN_TTL_SECS", 86_400)?),
             counter_shards: seconds(&lookup, "COUNTER_SHARDS", 4)?.clamp(1, 64) as u32,
+            public_base_url: lookup("PUBLIC_BASE_URL")
+                .unwrap_or_else(|| "http://127.0.0.1:3000".into())
+                .trim_end_matches('/')
+                .to_string(),
+            mail_from: lookup("MAIL_FROM").unwrap_or_else(|| "no-reply@fintract.local".into()),
+            sms_sender_id: lookup("SMS_SENDER_ID").unwrap_or_else(|| "Fintract".into()),
+            outbox_path: lookup("OUTBOX_PATH")
+                .unwrap_or_else(|| ".local/outbox.jsonl".into())
+                .into(),
+            otp_ttl: Duration::from_secs(seconds(&lookup, "OTP_TTL_SECS", 300)?),
+            verify_ttl: Duration::from_secs(seconds(&lookup, "VERIFY_TTL_SECS", 86_400)?),
         })
     }
 
     /// An embedded configuration for tests and the local gateway.
     pub fn embedded(database_path: impl Into<PathBuf>, jwt_secret: Vec<u8>) -> Self {
+        let database_path: PathBuf = database_path.into();
         Config {
-            backend: Backend::Embedded {
-                database_path: database_path.into(),
-            },
+            outbox_path: database_path.with_file_name("outbox.jsonl"),
+            public_base_url: "http://127.0.0.1:3000".into(),
+            mail_from: "no-reply@fintract.local".into(),
+            sms_sender_id: "Fintract".into(),
+            otp_ttl: Duration::from_secs(300),
+            verify_ttl: Duration::from_secs(86_400),
+            backend: Backend::Embedded { database_path },
             table_name: "fintract-main".into(),
             counter_table_name: "fintract-counters".into(),
             jwt_secret: Some(jwt_secret),

@@ -9,6 +9,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::{Backend, Config, ConfigError};
 use crate::jwt::JwtKeys;
+use crate::notify::{AwsNotifier, Notifier, Outbox};
 use crate::store::dynamo::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{DataStore, StoreError};
@@ -17,6 +18,7 @@ use crate::store::{DataStore, StoreError};
 pub struct Ctx {
     pub config: Config,
     pub store: Arc<dyn DataStore>,
+    pub notifier: Arc<dyn Notifier>,
     pub jwt: JwtKeys,
 }
 
@@ -67,7 +69,13 @@ impl Ctx {
             config.table_name.clone(),
             config.counter_table_name.clone(),
         );
-        Self::with_store(config, Arc::new(store))
+        let notifier = AwsNotifier {
+            ses: aws_sdk_sesv2::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            from: config.mail_from.clone(),
+            sms_sender_id: config.sms_sender_id.clone(),
+        };
+        Self::with_ports(config, Arc::new(store), Arc::new(notifier))
     }
 
     /// The embedded adapters: the SQLite file named in the configuration.
@@ -81,10 +89,16 @@ impl Ctx {
                 }))
             }
         };
-        Self::with_store(config, Arc::new(store))
+        let outbox = Outbox::new(config.outbox_path.clone());
+        Self::with_ports(config, Arc::new(store), Arc::new(outbox))
     }
 
-    fn with_store(config: Config, store: Arc<dyn DataStore>) -> Result<Self, InitError> {
+    /// Any combination of adapters (tests swap one for a faulty one).
+    pub fn with_ports(
+        config: Config,
+        store: Arc<dyn DataStore>,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<Self, InitError> {
         let secret = config.jwt_secret.clone().ok_or(ConfigError {
             name: "JWT_SECRET",
             problem: "not set".into(),
@@ -93,6 +107,7 @@ impl Ctx {
             jwt: JwtKeys::new(secret),
             config,
             store,
+            notifier,
         })
     }
 }

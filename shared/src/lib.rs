@@ -11,9 +11,13 @@ pub mod jwt;
 pub mod lambda;
 pub mod metrics;
 pub mod model;
+pub mod notify;
+pub mod otp;
 pub mod password;
 pub mod route;
 pub mod store;
+pub mod users;
+pub mod validate;
 
 pub use ::http::Method;
 pub use context::Ctx;

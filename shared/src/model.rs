@@ -82,6 +82,12 @@ pub struct User {
     pub created_at: i64,
     #[serde(default)]
     pub last_login: Option<i64>,
+    /// A new e-mail address waiting for its verification link; the old one stays in use until then.
+    #[serde(default)]
+    pub pending_email: Option<String>,
+    /// Bumped by the store on every write: the optimistic-concurrency guard of `update_user`.
+    #[serde(default)]
+    pub rev: u64,
 }
 
 impl User {
@@ -131,6 +137,8 @@ impl NewUser {
             token_version: 0,
             created_at: self.created_at,
             last_login: None,
+            pending_email: None,
+            rev: 0,
         }
     }
 }

@@ -85,8 +85,23 @@ impl TestApp {
 
     /// A gateway on `backend` with empty stores.
     pub async fn spawn_empty(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// A gateway on `backend` with the demo data and a configuration changed by `tweak`.
+    pub async fn spawn_seeded_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let app = Self::spawn_with(backend, tweak).await;
+        local::demo::seed(&app.ctx)
+            .await
+            .expect("seeding the demo data");
+        app
+    }
+
+    /// A gateway on `backend` with empty stores and a configuration changed by `tweak`.
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = test_config(backend, dir.path());
+        let mut config = test_config(backend, dir.path());
+        tweak(&mut config);
         let (ctx, tables) = match backend {
             Backend::Embedded => (Ctx::embedded(config).expect("embedded context"), None),
             Backend::Aws => {
@@ -101,6 +116,12 @@ impl TestApp {
                     .await
                     .expect("counter table");
                 let tables = Some((config.table_name.clone(), config.counter_table_name.clone()));
+                // Like an operator in SES, once: moto refuses mail from an unverified sender.
+                let _ = aws_sdk_sesv2::Client::new(&sdk)
+                    .create_email_identity()
+                    .email_identity(&config.mail_from)
+                    .send()
+                    .await;
                 (Ctx::aws(config, &sdk).expect("aws context"), tables)
             }
         };
@@ -199,10 +220,249 @@ impl TestApp {
     }
 }
 
+/// A user registered and verified through the API, as a client would.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: u64,
+    pub email: String,
+    pub username: String,
+    pub password: String,
+    pub phone: String,
+    pub customer_id: String,
+}
+
+/// A value no other test in this process uses (messages in moto are shared by all tests).
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}x{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A phone number no other test in this process uses.
+pub fn unique_phone() -> String {
+    let n =
+        NEXT.fetch_add(1, Ordering::SeqCst) as u64 + (std::process::id() as u64 % 1000) * 100_000;
+    format!("+2567{:08}", n % 100_000_000)
+}
+
+impl TestApp {
+    /// Every message sent to `to` (e-mail address or phone number), oldest first: from the
+    /// gateway's `/_local/outbox` on the embedded backend, from moto's SES and SNS on AWS.
+    pub async fn messages_to(&self, to: &str) -> Vec<shared::notify::Message> {
+        use shared::notify::{Channel, Message};
+        match self.backend {
+            Backend::Embedded => {
+                let r = self
+                    .client
+                    .get(self.url("/_local/outbox"))
+                    .query(&[("to", to)])
+                    .send()
+                    .await
+                    .expect("outbox");
+                r.json().await.expect("outbox JSON")
+            }
+            Backend::Aws => {
+                let url = format!("{}/moto-api/data.json", moto::endpoint());
+                let data: Value = self
+                    .client
+                    .get(url)
+                    .send()
+                    .await
+                    .expect("moto")
+                    .json()
+                    .await
+                    .expect("moto JSON");
+                let mut found = Vec::new();
+                for m in data["ses"]["Message"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let to_list = m["destinations"]["ToAddresses"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    if to_list
+                        .iter()
+                        .any(|a| a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(to)))
+                    {
+                        found.push(Message {
+                            channel: Channel::Email,
+                            to: to.to_string(),
+                            subject: m["subject"].as_str().unwrap_or_default().to_string(),
+                            body: m["body"].as_str().unwrap_or_default().to_string(),
+                        });
+                    }
+                }
+                for m in data["sns"]["SMS"].as_array().cloned().unwrap_or_default() {
+                    if m["phone_number"].as_str() == Some(to) {
+                        found.push(Message {
+                            channel: Channel::Sms,
+                            to: to.to_string(),
+                            subject: String::new(),
+                            body: m["message"].as_str().unwrap_or_default().to_string(),
+                        });
+                    }
+                }
+                found
+            }
+        }
+    }
+
+    /// The body of the last message sent to `to`.
+    pub async fn last_message_to(&self, to: &str) -> String {
+        let messages = self.messages_to(to).await;
+        messages
+            .last()
+            .unwrap_or_else(|| panic!("no message to {to}"))
+            .body
+            .clone()
+    }
+
+    /// The six-digit code in the last message to `to`.
+    pub async fn code_sent_to(&self, to: &str) -> String {
+        let body = self.last_message_to(to).await;
+        body.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .unwrap_or_else(|| panic!("no code in {body:?}"))
+            .to_string()
+    }
+
+    /// The verification link's path and query in the last message to `email`.
+    pub async fn link_sent_to(&self, email: &str) -> String {
+        let body = self.last_message_to(email).await;
+        let start = body
+            .find("/auth/verify-email/")
+            .unwrap_or_else(|| panic!("no link in {body:?}"));
+        body[start..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// `POST /auth/register/`.
+    pub async fn register(&self, body: &Value, bearer: Option<&str>) -> Answer {
+        self.post_json("/auth/register/", body, bearer).await
+    }
+
+    /// A registration body with fresh unique values.
+    pub fn registration(&self, user_type: &str) -> Value {
+        let name = unique("user");
+        json!({
+            "username": name,
+            "email": format!("{name}@example.com"),
+            "name": "Test Person",
+            "user_type": user_type,
+            "phone": unique_phone(),
+            "gender": "FEMALE",
+            "password": "correct horse battery",
+            "password2": "correct horse battery",
+        })
+    }
+
+    /// Registers `body` and opens the verification link, as a person would.
+    pub async fn register_verified(&self, body: &Value, bearer: Option<&str>) -> TestUser {
+        let a = self.register(body, bearer).await;
+        assert_eq!(a.status, 201, "register: {:?}", a.body);
+        let email = a.body["email"].as_str().unwrap().to_string();
+        let link = self.link_sent_to(&email).await;
+        let v = self.send(self.client.get(self.url(&link))).await;
+        assert_eq!(v.status, 200, "verify: {:?}", v.body);
+        TestUser {
+            id: a.body["id"].as_u64().unwrap(),
+            email,
+            username: a.body["username"].as_str().unwrap().to_string(),
+            password: body["password"].as_str().unwrap().to_string(),
+            phone: a.body["phone"].as_str().unwrap().to_string(),
+            customer_id: a.body["customer_id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// A fresh verified user of `user_type` (CUSTOMER or DEVELOPER).
+    pub async fn new_user(&self, user_type: &str) -> TestUser {
+        self.register_verified(&self.registration(user_type), None)
+            .await
+    }
+
+    /// `POST /auth/login/`.
+    pub async fn login(&self, email: &str, password: &str, otp_type: &str) -> Answer {
+        self.post_json(
+            "/auth/login/",
+            &json!({"email": email, "password": password, "otpType": otp_type}),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /auth/login/{id}/`.
+    pub async fn verify_otp(&self, id: u64, otp: &str) -> Answer {
+        self.post_json(&format!("/auth/login/{id}/"), &json!({ "otp": otp }), None)
+            .await
+    }
+
+    /// Signs `user` in by e-mail code; returns the answer of the code check.
+    pub async fn sign_in(&self, user: &TestUser) -> Answer {
+        let a = self.login(&user.email, &user.password, "Email").await;
+        assert_eq!(a.status, 200, "login: {:?}", a.body);
+        let code = self.code_sent_to(&user.email).await;
+        let a = self.verify_otp(user.id, &code).await;
+        assert_eq!(a.status, 200, "otp: {:?}", a.body);
+        a
+    }
+
+    /// `user`'s access token, through login and code.
+    pub async fn access_of(&self, user: &TestUser) -> String {
+        self.sign_in(user).await.body["tokens"]["access"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Sends `method path` with a JSON body (or none) and a bearer token.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        bearer: Option<&str>,
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut r = self.client.request(method, self.url(path));
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        if let Some(t) = bearer {
+            r = r.bearer_auth(t);
+        }
+        self.send(r).await
+    }
+}
+
 /// Declares each listed `async fn(TestApp)` as a test on both backends:
 /// `<module>::embedded::<name>` and `<module>::aws::<name>`.
 #[macro_export]
 macro_rules! on_both_backends {
+    (with $spawn:ident; $($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::$spawn($crate::Backend::Embedded).await).await
+                }
+            )*
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::$spawn($crate::Backend::Aws).await).await
+                }
+            )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod embedded {
             $(

@@ -11,10 +11,13 @@ pub const INVALID_CREDENTIALS: &str = "Invalid username or password.";
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    ctx.throttle_source("token", &req, 50, 900).await?;
     let mut fields = Fields::from_request(&req)?;
     let username = fields.required_str("username", 150);
     let password = fields.required_secret("password", 4 * MAX_PASSWORD_CHARS);
     fields.finish()?;
+    ctx.throttle("token", &shared::model::unique_key(&username), 10, 900)
+        .await?;
 
     let user = ctx.store.user_by_username(&username).await?;
     // Verify against a dummy hash for unknown users: the answer takes as long either way.

@@ -8,6 +8,12 @@
 //! | `ACCOUNT#<n>` | `ACCOUNT` / `LOAN#<id>` | an account and its loans: one `Query` |
 //! | `REFRESH#<jti>` | `REFRESH` | a refresh token |
 //! | `FAMILY#<id>` | `FAMILY` | a revoked login family |
+//! | `OTP#<user>` | `OTP` | the code of the user's latest login attempt |
+//! | `VERIFY#<hash>` | `VERIFY` | an e-mail verification link |
+//! | `THROTTLE#<key>#<window>` | `THROTTLE` | attempts in one throttling window |
+//!
+//! Index `gsi1`: `CUSTOMER#<id>` → the customer's accounts; `USERTOKENS#<id>` → the user's
+//! refresh tokens and verification links (so deletion can find them).
 //!
 //! The counter table: pk `H#<hour>`, sk `<function>#<shard>`.
 
@@ -17,7 +23,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update as UpdateOp,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -248,6 +254,139 @@ impl UserStore for DynamoStore {
         self.user_by_claim(format!("EMAIL#{}", unique_key(email)))
             .await
     }
+
+    async fn user_by_customer_id(&self, customer_id: &str) -> Result<Option<User>, StoreError> {
+        self.user_by_claim(format!("CUSTOMERID#{customer_id}"))
+            .await
+    }
+
+    async fn update_user(&self, before: &User, after: &User) -> Result<Update, StoreError> {
+        let mut next = after.clone();
+        next.rev = before.rev + 1;
+        let id = next.id;
+        let write_user = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(keyed(
+                format!("USER#{id}"),
+                "PROFILE",
+                to_item(&next)?,
+            )))
+            .condition_expression("#rev = :rev")
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_values(":rev", n(before.rev))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().put(write_user).build()];
+        // Each moved claim: the new one must be free, the old one must still be ours.
+        let mut moved = Vec::new();
+        for (taken, prefix, old, new) in [
+            (
+                Taken::Username,
+                "USERNAME",
+                &before.username,
+                &next.username,
+            ),
+            (Taken::Email, "EMAIL", &before.email, &next.email),
+        ] {
+            let (old, new) = (unique_key(old), unique_key(new));
+            if old == new {
+                continue;
+            }
+            let claim = keyed(
+                format!("{prefix}#{new}"),
+                "CLAIM",
+                HashMap::from([("user_id".to_string(), n(id))]),
+            );
+            moved.push((items.len(), taken));
+            items.push(put(&self.table, claim, "attribute_not_exists(pk)")?);
+            let release = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(format!("{prefix}#{old}")))
+                .key("sk", s("CLAIM"))
+                .condition_expression("user_id = :id")
+                .expression_attribute_values(":id", n(id))
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            items.push(TransactWriteItem::builder().delete(release).build());
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Update::Done),
+            Err(e) => match cancellation_codes(&e) {
+                Some(codes) => {
+                    let failed =
+                        |i: usize| codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
+                    Ok(moved
+                        .iter()
+                        .find(|(i, _)| failed(*i))
+                        .map(|(_, taken)| Update::Taken(*taken))
+                        .unwrap_or(Update::Stale))
+                }
+                None => Err(sdk_err("TransactWriteItems", e)),
+            },
+        }
+    }
+
+    async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+        let id = user.id;
+        // Tokens and links first: if this fails half-way, the user is still there to retry with.
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk")
+                .expression_attribute_values(":pk", s(format!("USERTOKENS#{id}")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_err("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", s(string(&item, "pk")?))
+                    .key("sk", s(string(&item, "sk")?))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_err("DeleteItem", e))?;
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let delete = |pk: String, sk: &str| -> Result<TransactWriteItem, StoreError> {
+            let d = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            Ok(TransactWriteItem::builder().delete(d).build())
+        };
+        let items = vec![
+            delete(format!("OTP#{id}"), "OTP")?,
+            delete(format!("USERNAME#{}", unique_key(&user.username)), "CLAIM")?,
+            delete(format!("EMAIL#{}", unique_key(&user.email)), "CLAIM")?,
+            delete(format!("CUSTOMERID#{}", user.customer_id), "CLAIM")?,
+            delete(format!("USER#{id}"), "PROFILE")?,
+        ];
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| sdk_err("TransactWriteItems", e))?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -347,6 +486,8 @@ fn refresh_item(r: &RefreshRecord) -> Item {
             ("expires_at".to_string(), n(r.expires_at)),
             // DynamoDB's TTL sweeps dead tokens a while after they expire.
             ("ttl".to_string(), n(r.expires_at)),
+            ("gsi1pk".to_string(), s(format!("USERTOKENS#{}", r.user_id))),
+            ("gsi1sk".to_string(), s(format!("REFRESH#{}", r.jti))),
         ]),
     )
 }
@@ -363,7 +504,7 @@ impl TokenStore for DynamoStore {
         new: &RefreshRecord,
     ) -> Result<Rotation, StoreError> {
         let now = crate::now();
-        let spend = Update::builder()
+        let spend = UpdateOp::builder()
             .table_name(&self.table)
             .key("pk", s(format!("REFRESH#{old_jti}")))
             .key("sk", s("REFRESH"))
@@ -505,5 +646,153 @@ impl DynamoStore {
             }
         }
         Ok(rows)
+    }
+}
+
+#[async_trait]
+impl OtpStore for DynamoStore {
+    async fn put_otp(&self, o: &OtpRecord) -> Result<(), StoreError> {
+        self.put_item(keyed(
+            format!("OTP#{}", o.user_id),
+            "OTP",
+            HashMap::from([
+                ("attempt_id".to_string(), s(o.attempt_id.clone())),
+                ("code_hash".to_string(), s(o.code_hash.clone())),
+                ("expires_at".to_string(), n(o.expires_at)),
+                ("tries_left".to_string(), n(o.tries_left)),
+                ("ttl".to_string(), n(o.expires_at)),
+            ]),
+        ))
+        .await
+    }
+
+    async fn otp(&self, user_id: u64) -> Result<Option<OtpRecord>, StoreError> {
+        let Some(item) = self.get(format!("OTP#{user_id}"), "OTP").await? else {
+            return Ok(None);
+        };
+        Ok(Some(OtpRecord {
+            user_id,
+            attempt_id: string(&item, "attempt_id")?,
+            code_hash: string(&item, "code_hash")?,
+            expires_at: number(&item, "expires_at")?,
+            tries_left: number(&item, "tries_left")?.max(0) as u32,
+        }))
+    }
+
+    async fn take_otp(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("OTP#{user_id}")))
+            .key("sk", s("OTP"))
+            .condition_expression("attempt_id = :a")
+            .expression_attribute_values(":a", s(attempt_id))
+            .send()
+            .await;
+        conditional(result, "DeleteItem")
+    }
+
+    async fn spend_otp_try(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("OTP#{user_id}")))
+            .key("sk", s("OTP"))
+            .update_expression("SET tries_left = tries_left - :one")
+            .condition_expression("attempt_id = :a AND tries_left > :zero")
+            .expression_attribute_values(":a", s(attempt_id))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        conditional(result, "UpdateItem")
+    }
+}
+
+/// A conditional write: `Ok(false)` when its condition failed, an error for anything else.
+fn conditional<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    operation: &str,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(sdk_err(operation, e)),
+    }
+}
+
+#[async_trait]
+impl VerificationStore for DynamoStore {
+    async fn put_verification(&self, v: &Verification) -> Result<(), StoreError> {
+        self.put_item(keyed(
+            format!("VERIFY#{}", v.token_hash),
+            "VERIFY",
+            HashMap::from([
+                ("user_id".to_string(), n(v.user_id)),
+                ("email".to_string(), s(v.email.clone())),
+                ("expires_at".to_string(), n(v.expires_at)),
+                ("ttl".to_string(), n(v.expires_at)),
+                ("gsi1pk".to_string(), s(format!("USERTOKENS#{}", v.user_id))),
+                ("gsi1sk".to_string(), s(format!("VERIFY#{}", v.token_hash))),
+            ]),
+        ))
+        .await
+    }
+
+    async fn take_verification(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Verification>, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("VERIFY#{token_hash}")))
+            .key("sk", s("VERIFY"))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk_err("DeleteItem", e))?;
+        let Some(item) = out.attributes.filter(|a| !a.is_empty()) else {
+            return Ok(None);
+        };
+        Ok(Some(Verification {
+            token_hash: token_hash.to_string(),
+            user_id: number(&item, "user_id")? as u64,
+            email: string(&item, "email")?,
+            expires_at: number(&item, "expires_at")?,
+        }))
+    }
+}
+
+#[async_trait]
+impl Throttles for DynamoStore {
+    async fn hit(&self, key: &str, window_start: i64, window_secs: i64) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("THROTTLE#{key}#{window_start}")))
+            .key("sk", s("THROTTLE"))
+            .update_expression("ADD hits :one SET #ttl = :ttl")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(window_start + window_secs))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_err("UpdateItem", e))?;
+        Ok(out
+            .attributes
+            .as_ref()
+            .map(|a| number(a, "hits"))
+            .transpose()?
+            .unwrap_or(1) as u64)
     }
 }

@@ -50,6 +50,71 @@ pub trait UserStore: Send + Sync {
     async fn user(&self, id: u64) -> Result<Option<User>, StoreError>;
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    async fn user_by_customer_id(&self, customer_id: &str) -> Result<Option<User>, StoreError>;
+    /// Replaces `before` by `after` if nobody wrote the user since `before` was read (same `rev`),
+    /// moving the username and e-mail claims in the same transaction when they change.
+    async fn update_user(&self, before: &User, after: &User) -> Result<Update, StoreError>;
+    /// Removes the user's tokens, codes and links first, then the user and its claims in one
+    /// transaction: a deletion that fails half-way can simply be run again.
+    async fn delete_user(&self, user: &User) -> Result<(), StoreError>;
+}
+
+/// What became of `update_user`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Update {
+    Done,
+    /// A new username or e-mail belongs to someone else.
+    Taken(Taken),
+    /// The user changed (or vanished) since it was read: read again and retry.
+    Stale,
+}
+
+/// The one-time code of a user's latest login attempt, stored as an HMAC, never in clear.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtpRecord {
+    pub user_id: u64,
+    pub attempt_id: String,
+    pub code_hash: String,
+    pub expires_at: i64,
+    pub tries_left: u32,
+}
+
+/// One-time codes: one per user, replaced by each new login attempt.
+#[async_trait]
+pub trait OtpStore: Send + Sync {
+    /// Stores the code of a new attempt, voiding any earlier one.
+    async fn put_otp(&self, otp: &OtpRecord) -> Result<(), StoreError>;
+    async fn otp(&self, user_id: u64) -> Result<Option<OtpRecord>, StoreError>;
+    /// Deletes the code if it still belongs to `attempt_id`; true for exactly one caller.
+    async fn take_otp(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError>;
+    /// Spends one try atomically if the code is still `attempt_id` and has tries left.
+    async fn spend_otp_try(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError>;
+}
+
+/// A single-use e-mail verification link, stored by the hash of its token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    pub token_hash: String,
+    pub user_id: u64,
+    pub email: String,
+    pub expires_at: i64,
+}
+
+/// E-mail verification links.
+#[async_trait]
+pub trait VerificationStore: Send + Sync {
+    async fn put_verification(&self, v: &Verification) -> Result<(), StoreError>;
+    /// Removes and returns the link: of two concurrent uses, one gets it.
+    async fn take_verification(&self, token_hash: &str)
+        -> Result<Option<Verification>, StoreError>;
+}
+
+/// Fixed-window attempt counters for throttling.
+#[async_trait]
+pub trait Throttles: Send + Sync {
+    /// Counts one attempt on `key` in the window starting at `window_start` (lasting
+    /// `window_secs`) and returns the attempts so far in it, this one included.
+    async fn hit(&self, key: &str, window_start: i64, window_secs: i64) -> Result<u64, StoreError>;
 }
 
 /// Bank accounts and their loans.
@@ -175,5 +240,11 @@ pub fn sum_rows(rows: impl IntoIterator<Item = CounterRow>) -> Vec<CounterRow> {
 }
 
 /// Everything the functions read and write.
-pub trait DataStore: UserStore + AccountStore + TokenStore + Counters {}
-impl<T: UserStore + AccountStore + TokenStore + Counters> DataStore for T {}
+pub trait DataStore:
+    UserStore + AccountStore + TokenStore + Counters + OtpStore + VerificationStore + Throttles
+{
+}
+impl<T> DataStore for T where
+    T: UserStore + AccountStore + TokenStore + Counters + OtpStore + VerificationStore + Throttles
+{
+}

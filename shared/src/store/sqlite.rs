@@ -49,6 +49,29 @@ CREATE TABLE IF NOT EXISTS revoked_families (
     family TEXT PRIMARY KEY,
     revoked_at INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS refresh_tokens_by_user ON refresh_tokens (user_id);
+CREATE TABLE IF NOT EXISTS otps (
+    user_id INTEGER PRIMARY KEY,
+    attempt_id TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    tries_left INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verifications (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verifications_by_user ON verifications (user_id);
+CREATE TABLE IF NOT EXISTS throttles (
+    key TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    hits INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (key, window_start)
+);
+CREATE INDEX IF NOT EXISTS throttles_by_expiry ON throttles (expires_at);
 CREATE TABLE IF NOT EXISTS counters (
     hour INTEGER NOT NULL,
     function TEXT NOT NULL,
@@ -187,6 +210,65 @@ impl UserStore for SqliteStore {
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         let key = unique_key(email);
         self.with(move |c| user_where(c, "email_key", &key)).await
+    }
+
+    async fn user_by_customer_id(&self, customer_id: &str) -> Result<Option<User>, StoreError> {
+        let id = customer_id.to_string();
+        self.with(move |c| user_where(c, "customer_id", &id)).await
+    }
+
+    async fn update_user(&self, before: &User, after: &User) -> Result<Update, StoreError> {
+        let (before, mut after) = (before.clone(), after.clone());
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let Some(current) = user_where(&tx, "id", &(before.id as i64))? else {
+                return Ok(Update::Stale);
+            };
+            if current.rev != before.rev {
+                return Ok(Update::Stale);
+            }
+            let owner = |column: &str, value: &str| -> rusqlite::Result<Option<i64>> {
+                tx.query_row(
+                    &format!("SELECT id FROM users WHERE {column} = ?1"),
+                    [value],
+                    |r| r.get(0),
+                )
+                .optional()
+            };
+            let (username_key, email_key) = (unique_key(&after.username), unique_key(&after.email));
+            if owner("username_key", &username_key)?.is_some_and(|id| id as u64 != after.id) {
+                return Ok(Update::Taken(Taken::Username));
+            }
+            if owner("email_key", &email_key)?.is_some_and(|id| id as u64 != after.id) {
+                return Ok(Update::Taken(Taken::Email));
+            }
+            after.rev = before.rev + 1;
+            tx.execute(
+                "UPDATE users SET username_key = ?1, email_key = ?2, data = ?3 WHERE id = ?4",
+                params![
+                    username_key,
+                    email_key,
+                    encode_user(&after),
+                    after.id as i64
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Update::Done)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+        let id = user.id as i64;
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for table in ["refresh_tokens", "otps", "verifications", "users"] {
+                let column = if table == "users" { "id" } else { "user_id" };
+                tx.execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), [id])?;
+            }
+            tx.commit()
+        })
+        .await
     }
 }
 
@@ -382,6 +464,128 @@ impl Counters for SqliteStore {
                 })
             })?;
             rows.collect()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl OtpStore for SqliteStore {
+    async fn put_otp(&self, o: &OtpRecord) -> Result<(), StoreError> {
+        let o = o.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO otps (user_id, attempt_id, code_hash, expires_at, tries_left)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![o.user_id as i64, o.attempt_id, o.code_hash, o.expires_at, o.tries_left],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn otp(&self, user_id: u64) -> Result<Option<OtpRecord>, StoreError> {
+        self.with(move |c| {
+            c.query_row(
+                "SELECT attempt_id, code_hash, expires_at, tries_left FROM otps WHERE user_id = ?1",
+                [user_id as i64],
+                |r| {
+                    Ok(OtpRecord {
+                        user_id,
+                        attempt_id: r.get(0)?,
+                        code_hash: r.get(1)?,
+                        expires_at: r.get(2)?,
+                        tries_left: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn take_otp(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
+        let attempt = attempt_id.to_string();
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM otps WHERE user_id = ?1 AND attempt_id = ?2",
+                params![user_id as i64, attempt],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+
+    async fn spend_otp_try(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
+        let attempt = attempt_id.to_string();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE otps SET tries_left = tries_left - 1
+                 WHERE user_id = ?1 AND attempt_id = ?2 AND tries_left > 0",
+                params![user_id as i64, attempt],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl VerificationStore for SqliteStore {
+    async fn put_verification(&self, v: &Verification) -> Result<(), StoreError> {
+        let v = v.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO verifications (token_hash, user_id, email, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![v.token_hash, v.user_id as i64, v.email, v.expires_at],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn take_verification(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Verification>, StoreError> {
+        let hash = token_hash.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "DELETE FROM verifications WHERE token_hash = ?1 RETURNING user_id, email, expires_at",
+                [&hash],
+                |r| {
+                    Ok(Verification {
+                        token_hash: hash.clone(),
+                        user_id: r.get::<_, i64>(0)? as u64,
+                        email: r.get(1)?,
+                        expires_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Throttles for SqliteStore {
+    async fn hit(&self, key: &str, window_start: i64, window_secs: i64) -> Result<u64, StoreError> {
+        let key = key.to_string();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "DELETE FROM throttles WHERE expires_at < ?1",
+                [crate::now()],
+            )?;
+            let hits: i64 = tx.query_row(
+                "INSERT INTO throttles (key, window_start, hits, expires_at) VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT (key, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
+                params![key, window_start, window_start + window_secs],
+                |r| r.get(0),
+            )?;
+            tx.commit()?;
+            Ok(hits as u64)
         })
         .await
     }

@@ -3,7 +3,10 @@
 
 mod counting;
 mod loans;
+mod login;
+mod profile;
 mod refresh;
+mod register;
 mod store_contract;
 mod template;
 mod token;

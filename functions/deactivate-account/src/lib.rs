@@ -1,0 +1,29 @@
+//! `PUT /auth/account-deactivate/`: deactivates the caller's account; every token it holds stops
+//! working on the next request, and no flow issues new ones until an admin reactivates it.
+
+use serde_json::json;
+use shared::http::{json, StatusCode};
+use shared::{ApiResult, Body, Ctx, Request, Response};
+
+shared::route!(
+    "deactivate-account",
+    PUT,
+    "/auth/account-deactivate/",
+    handle
+);
+
+#[tracing::instrument(skip_all)]
+pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let caller = ctx.authenticate(&req).await?;
+    ctx.modify_user(caller.id, |user| {
+        user.is_active = false;
+        user.token_version += 1;
+        Ok(())
+    })
+    .await?;
+    tracing::info!(user_id = caller.id, "account deactivated");
+    Ok(json(
+        StatusCode::OK,
+        &json!({"msg": "Account deactivate request submitted!"}),
+    ))
+}

@@ -1,0 +1,22 @@
+//! `GET /auth/info/{id}/`: a profile, for that user or an admin; anyone else gets 404.
+
+use shared::http::{json, path_id, StatusCode};
+use shared::users::{profile, user_not_found};
+use shared::{ApiResult, Body, Ctx, Request, Response};
+
+shared::route!("user-info", GET, "/auth/info/{id}/", handle);
+
+#[tracing::instrument(skip_all)]
+pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let caller = ctx.authenticate(&req).await?;
+    let id = path_id(&req, "id")?;
+    if caller.id != id && !caller.user_type.is_admin() {
+        return Err(user_not_found());
+    }
+    let user = ctx.store.user(id).await?.ok_or_else(user_not_found)?;
+    let net_balance = ctx.net_balance(&user).await?;
+    Ok(json(
+        StatusCode::OK,
+        &profile(&user, String::new(), net_balance),
+    ))
+}
