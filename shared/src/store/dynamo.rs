@@ -15,7 +15,8 @@
 //! Index `gsi1`: `CUSTOMER#<id>` → the customer's accounts; `USERTOKENS#<id>` → the user's
 //! refresh tokens and verification links (so deletion can find them).
 //!
-//! The counter table: pk `H#<hour>`, sk `<function>#<shard>`.
+//! The counter table: pk `D#<day>`, sk `<hour, 10 digits>#<function>#<shard>`, so the last 24
+//! hours are two `Query`s (today's and yesterday's partitions), whatever the traffic.
 
 use std::collections::HashMap;
 
@@ -584,8 +585,8 @@ impl Counters for DynamoStore {
         self.client
             .update_item()
             .table_name(&self.counter_table)
-            .key("pk", s(format!("H#{hour}")))
-            .key("sk", s(format!("{function}#{shard}")))
+            .key("pk", s(format!("D#{}", hour.div_euclid(24))))
+            .key("sk", s(format!("{hour:010}#{function}#{shard}")))
             .update_expression("ADD #c :one SET #f = :f, #h = :h")
             .expression_attribute_names("#c", class.attribute())
             .expression_attribute_names("#f", "function")
@@ -604,14 +605,24 @@ impl Counters for DynamoStore {
         from_hour: i64,
         to_hour: i64,
     ) -> Result<Vec<CounterRow>, StoreError> {
-        let queries = (from_hour..=to_hour).map(|hour| self.read_hour(hour));
-        let per_hour = futures::future::try_join_all(queries).await?;
-        Ok(sum_rows(per_hour.into_iter().flatten()))
+        if to_hour < from_hour {
+            return Ok(Vec::new());
+        }
+        let days = from_hour.div_euclid(24)..=to_hour.div_euclid(24);
+        let queries = days.map(|day| self.read_day(day, from_hour, to_hour));
+        let per_day = futures::future::try_join_all(queries).await?;
+        Ok(sum_rows(per_day.into_iter().flatten()))
     }
 }
 
 impl DynamoStore {
-    async fn read_hour(&self, hour: i64) -> Result<Vec<CounterRow>, StoreError> {
+    /// The rows of one day partition whose hour lies in `from_hour..=to_hour`.
+    async fn read_day(
+        &self,
+        day: i64,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<CounterRow>, StoreError> {
         let mut rows = Vec::new();
         let mut start = None;
         loop {
@@ -619,8 +630,10 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.counter_table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("H#{hour}")))
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(format!("D#{day}")))
+                .expression_attribute_values(":from", s(format!("{from_hour:010}#")))
+                .expression_attribute_values(":to", s(format!("{to_hour:010}#~")))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -634,7 +647,7 @@ impl DynamoStore {
                 };
                 rows.push(CounterRow {
                     function: string(&item, "function")?,
-                    hour,
+                    hour: number(&item, "hour")?,
                     positive: count("positive"),
                     negative: count("negative"),
                     failed: count("failed"),

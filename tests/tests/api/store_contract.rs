@@ -213,6 +213,11 @@ async fn concurrent_counter_adds_are_never_lost(app: TestApp) {
         (100, 20, 20, 20)
     );
     assert!(s.read_hours(200, 210).await.unwrap().is_empty());
+    // A range across a day boundary (hour 96 starts day 4) reads both days.
+    s.add("contract", 95, 1, StatusClass::Failed).await.unwrap();
+    let rows = s.read_hours(95, 100).await.unwrap();
+    let hours: Vec<_> = rows.iter().map(|r| r.hour).collect();
+    assert_eq!(hours, [95, 98, 100]);
 }
 
 on_both_backends!(
