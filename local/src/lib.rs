@@ -2,6 +2,7 @@
 //! would, on whichever backend the context holds. `make run` starts it on the embedded backend;
 //! the acceptance suite starts it on both.
 
+pub mod admin;
 pub mod demo;
 pub mod routes;
 pub mod server;

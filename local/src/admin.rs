@@ -1,0 +1,73 @@
+//! Operator commands behind `fintract-admin`: creating the first FINTRACT_ADMIN of a deployment
+//! (no deployment has a default credential) and creating the DynamoDB tables for a local emulator.
+
+use shared::model::{NewUser, User, UserType};
+use shared::store::schema::{COUNTER_TABLE, MAIN_TABLE};
+use shared::validate::{is_email, is_username, normalize_phone, MIN_PASSWORD_CHARS};
+use shared::{password, Ctx};
+
+/// What an operator supplies for a new admin.
+pub struct AdminRequest {
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub phone: String,
+    pub password: String,
+}
+
+/// Creates a verified FINTRACT_ADMIN, refusing weak or malformed input and taken names.
+pub async fn create_admin(ctx: &Ctx, r: AdminRequest) -> Result<User, String> {
+    if !is_username(&r.username) {
+        return Err("username: use 3 to 150 letters, digits and @ . + - _".into());
+    }
+    if !is_email(&r.email) {
+        return Err("email: not a valid address".into());
+    }
+    let chars = r.password.chars().count();
+    if !(MIN_PASSWORD_CHARS.max(12)..=password::MAX_PASSWORD_CHARS).contains(&chars) {
+        return Err("password: an admin password needs 12 to 128 characters".into());
+    }
+    let phone = if r.phone.is_empty() {
+        String::new()
+    } else {
+        normalize_phone(&r.phone).ok_or("phone: 7 to 15 digits, optionally starting with +")?
+    };
+    let password_hash = password::hash(r.password)
+        .await
+        .map_err(|e| e.to_string())?;
+    let customer_id = format!("9{:015}", rand::random::<u64>() % 1_000_000_000_000_000);
+    let created = ctx
+        .store
+        .create_user(NewUser {
+            username: r.username,
+            email: r.email.to_lowercase(),
+            name: r.name,
+            phone,
+            user_type: UserType::FintractAdmin,
+            customer_id,
+            gender: None,
+            password_hash,
+            is_verified: true,
+            admin_approved: true,
+            created_at: shared::now(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    created.map_err(|taken| format!("{}: already taken", taken.field()))
+}
+
+/// Creates both tables on the configured AWS endpoint (for moto or a fresh account without SAM).
+pub async fn create_tables(
+    client: &aws_sdk_dynamodb::Client,
+    main: &str,
+    counters: &str,
+) -> Result<(), String> {
+    MAIN_TABLE
+        .create(client, main)
+        .await
+        .map_err(|e| e.to_string())?;
+    COUNTER_TABLE
+        .create(client, counters)
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,100 @@
+//! `fintract-admin create-admin` run as an operator would, against an embedded database.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use shared::config::Config;
+use shared::model::UserType;
+use shared::Ctx;
+
+fn run(db: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fintract-admin"))
+        .args(args)
+        .env("BACKEND", "embedded")
+        .env("DATABASE_PATH", db)
+        .env("JWT_SECRET", "a-test-secret-that-is-at-least-32-bytes")
+        .env_remove("FINTRACT_ADMIN_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fintract-admin runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn create_admin_makes_a_verified_fintract_admin_who_can_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("api.db");
+    let args = [
+        "create-admin",
+        "--username",
+        "ops",
+        "--email",
+        "Ops@Bank.example",
+        "--name",
+        "Ops",
+    ];
+    let out = run(&db, &args, "a long admin password\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created FINTRACT_ADMIN ops"));
+
+    let ctx = Ctx::embedded(Config::embedded(
+        &db,
+        b"a-test-secret-that-is-at-least-32-bytes".to_vec(),
+    ))
+    .unwrap();
+    let user = ctx
+        .store
+        .user_by_username("ops")
+        .await
+        .unwrap()
+        .expect("the admin exists");
+    assert_eq!(user.user_type, UserType::FintractAdmin);
+    assert!(user.is_verified && user.admin_approved && user.is_active);
+    assert_eq!(user.email, "ops@bank.example");
+    assert!(
+        shared::password::verify("a long admin password".into(), Some(user.password_hash)).await
+    );
+
+    let again = run(&db, &args, "a long admin password\n");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("username: already taken"));
+}
+
+#[test]
+fn weak_or_missing_input_is_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("api.db");
+    let short = run(
+        &db,
+        &[
+            "create-admin",
+            "--username",
+            "ops",
+            "--email",
+            "ops@bank.example",
+        ],
+        "1234\n",
+    );
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("12 to 128 characters"));
+    let bad_email = run(
+        &db,
+        &["create-admin", "--username", "ops", "--email", "nope"],
+        "a long admin password\n",
+    );
+    assert!(String::from_utf8_lossy(&bad_email.stderr).contains("email"));
+    let usage = run(&db, &["create-admin"], "");
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("usage"));
+}
