@@ -17,13 +17,13 @@ test: $(VENV)/.ready
 	@echo "== acceptance suite on the embedded backend (SQLite) =="
 	$(CARGO_TEST) -p acceptance -- ::embedded::
 	@echo "== acceptance suite on the AWS backend (DynamoDB in moto_server) =="
-	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server $(CARGO_TEST) -p acceptance -- ::aws::
+	MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO_TEST) -p acceptance -- ::aws::
 
 test-embedded:
 	$(CARGO_TEST) -p acceptance -- ::embedded::
 
 test-aws: $(VENV)/.ready
-	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server $(CARGO_TEST) -p acceptance -- ::aws::
+	MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO_TEST) -p acceptance -- ::aws::
 
 ## Python tools (the AWS emulator) in a virtual environment inside the repository.
 setup: $(VENV)/.ready

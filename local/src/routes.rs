@@ -21,6 +21,8 @@ pub fn routes() -> Vec<Route> {
         update_username::ROUTE,
         deactivate_account::ROUTE,
         delete_account::ROUTE,
+        avatar::ROUTE,
+        upload_file::ROUTE,
     ]
 }
 

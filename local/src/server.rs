@@ -109,6 +109,11 @@ impl Gateway {
         {
             return self.outbox(req.uri().query());
         }
+        if let Some(key) = req.uri().path().strip_prefix("/_local/blobs/") {
+            if req.method() == http::Method::GET {
+                return self.blob(key, req.uri().query());
+            }
+        }
         let (route, params) = match crate::match_route(&self.routes, req.method(), req.uri().path())
         {
             Ok(found) => found,
@@ -161,6 +166,49 @@ impl Gateway {
 }
 
 impl Gateway {
+    /// `GET /_local/blobs/<key>?expires=…&sig=…`: the embedded backend's stand-in for an S3
+    /// presigned URL — the same expiry, refused once expired or tampered with.
+    fn blob(&self, key: &str, query: Option<&str>) -> hyper::Response<Full<Bytes>> {
+        let params: HashMap<String, String> =
+            serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
+        let expires = params
+            .get("expires")
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(0);
+        let sig = params.get("sig").map(String::as_str).unwrap_or("");
+        let blobs = shared::blob::LocalBlobs::new(
+            self.ctx.config.blob_dir.clone(),
+            self.ctx.config.public_base_url.clone(),
+            self.ctx.config.jwt_secret.clone().unwrap_or_default(),
+        );
+        let Some((bytes, meta)) = blobs.open_signed(key, expires, sig, shared::now()) else {
+            return gateway_error(
+                StatusCode::FORBIDDEN,
+                "The link has expired or is not valid.",
+            );
+        };
+        let mut r = hyper::Response::new(Full::new(Bytes::from(bytes)));
+        let h = r.headers_mut();
+        if let Ok(v) = http::HeaderValue::from_str(&meta.content_type) {
+            h.insert(http::header::CONTENT_TYPE, v);
+        }
+        if let Some(v) = meta
+            .disposition
+            .and_then(|d| http::HeaderValue::from_str(&d).ok())
+        {
+            h.insert(http::header::CONTENT_DISPOSITION, v);
+        }
+        h.insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("private, no-store"),
+        );
+        h.insert(
+            "x-content-type-options",
+            http::HeaderValue::from_static("nosniff"),
+        );
+        r
+    }
+
     /// `GET /_local/outbox[?to=address]`: what the embedded backend "sent", oldest first, so a
     /// person trying the API locally can read their verification link and sign-in code.
     fn outbox(&self, query: Option<&str>) -> hyper::Response<Full<Bytes>> {

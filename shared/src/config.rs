@@ -30,6 +30,16 @@ pub struct Config {
     pub outbox_path: PathBuf,
     pub otp_ttl: Duration,
     pub verify_ttl: Duration,
+    /// The private S3 bucket of avatars and uploads.
+    pub bucket_name: String,
+    /// Path-style S3 addressing (for emulators on 127.0.0.1).
+    pub s3_force_path_style: bool,
+    /// The embedded backend's blob directory.
+    pub blob_dir: PathBuf,
+    /// How long a download URL works.
+    pub blob_url_ttl: Duration,
+    pub avatar_max_bytes: usize,
+    pub upload_max_bytes: usize,
 }
 
 /// A configuration value that is present but unusable.
@@ -89,6 +99,15 @@ impl Config {
                 .into(),
             otp_ttl: Duration::from_secs(seconds(&lookup, "OTP_TTL_SECS", 300)?),
             verify_ttl: Duration::from_secs(seconds(&lookup, "VERIFY_TTL_SECS", 86_400)?),
+            bucket_name: lookup("BUCKET_NAME").unwrap_or_else(|| "fintract-uploads".into()),
+            s3_force_path_style: lookup("S3_FORCE_PATH_STYLE")
+                .is_some_and(|v| v == "true" || v == "1"),
+            blob_dir: lookup("BLOB_DIR")
+                .unwrap_or_else(|| ".local/blobs".into())
+                .into(),
+            blob_url_ttl: Duration::from_secs(seconds(&lookup, "BLOB_URL_TTL_SECS", 900)?),
+            avatar_max_bytes: seconds(&lookup, "AVATAR_MAX_BYTES", 4 << 20)? as usize,
+            upload_max_bytes: seconds(&lookup, "UPLOAD_MAX_BYTES", 4 << 20)? as usize,
         })
     }
 
@@ -97,6 +116,12 @@ impl Config {
         let database_path: PathBuf = database_path.into();
         Config {
             outbox_path: database_path.with_file_name("outbox.jsonl"),
+            blob_dir: database_path.with_file_name("blobs"),
+            bucket_name: "fintract-uploads".into(),
+            s3_force_path_style: false,
+            blob_url_ttl: Duration::from_secs(900),
+            avatar_max_bytes: 4 << 20,
+            upload_max_bytes: 4 << 20,
             public_base_url: "http://127.0.0.1:3000".into(),
             mail_from: "no-reply@fintract.local".into(),
             sms_sender_id: "Fintract".into(),

@@ -7,6 +7,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::blob::{Blobs, LocalBlobs, S3Blobs};
 use crate::config::{Backend, Config, ConfigError};
 use crate::jwt::JwtKeys;
 use crate::notify::{AwsNotifier, Notifier, Outbox};
@@ -19,6 +20,7 @@ pub struct Ctx {
     pub config: Config,
     pub store: Arc<dyn DataStore>,
     pub notifier: Arc<dyn Notifier>,
+    pub blobs: Arc<dyn Blobs>,
     pub jwt: JwtKeys,
 }
 
@@ -75,7 +77,14 @@ impl Ctx {
             from: config.mail_from.clone(),
             sms_sender_id: config.sms_sender_id.clone(),
         };
-        Self::with_ports(config, Arc::new(store), Arc::new(notifier))
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(config.s3_force_path_style)
+            .build();
+        let blobs = S3Blobs {
+            client: aws_sdk_s3::Client::from_conf(s3),
+            bucket: config.bucket_name.clone(),
+        };
+        Self::with_ports(config, Arc::new(store), Arc::new(notifier), Arc::new(blobs))
     }
 
     /// The embedded adapters: the SQLite file named in the configuration.
@@ -90,7 +99,12 @@ impl Ctx {
             }
         };
         let outbox = Outbox::new(config.outbox_path.clone());
-        Self::with_ports(config, Arc::new(store), Arc::new(outbox))
+        let blobs = LocalBlobs::new(
+            config.blob_dir.clone(),
+            config.public_base_url.clone(),
+            config.jwt_secret.clone().unwrap_or_default(),
+        );
+        Self::with_ports(config, Arc::new(store), Arc::new(outbox), Arc::new(blobs))
     }
 
     /// Any combination of adapters (tests swap one for a faulty one).
@@ -98,6 +112,7 @@ impl Ctx {
         config: Config,
         store: Arc<dyn DataStore>,
         notifier: Arc<dyn Notifier>,
+        blobs: Arc<dyn Blobs>,
     ) -> Result<Self, InitError> {
         let secret = config.jwt_secret.clone().ok_or(ConfigError {
             name: "JWT_SECRET",
@@ -108,6 +123,7 @@ impl Ctx {
             config,
             store,
             notifier,
+            blobs,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! request counting behind the dashboard.
 
 pub mod auth;
+pub mod blob;
 pub mod config;
 pub mod context;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod otp;
 pub mod password;
 pub mod route;
 pub mod store;
+pub mod upload;
 pub mod users;
 pub mod validate;
 

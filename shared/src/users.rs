@@ -187,3 +187,68 @@ pub fn profile(user: &User, avatar_url: String, net_balance: i64) -> Value {
         "pending_email": user.pending_email,
     })
 }
+
+impl Ctx {
+    /// A time-limited download URL of the user's avatar, or "" without one.
+    pub async fn avatar_url(&self, user: &User) -> ApiResult<String> {
+        match &user.avatar_key {
+            Some(key) => self
+                .blobs
+                .url(key, self.config.blob_url_ttl)
+                .await
+                .map_err(ApiError::internal),
+            None => Ok(String::new()),
+        }
+    }
+
+    /// Removes every object the user owns (avatars and uploads).
+    pub async fn delete_user_blobs(&self, user_id: u64) -> ApiResult<()> {
+        for prefix in [avatar_prefix(user_id), upload_prefix(user_id)] {
+            self.blobs
+                .delete_prefix(&prefix)
+                .await
+                .map_err(ApiError::internal)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a user's avatars live.
+pub fn avatar_prefix(user_id: u64) -> String {
+    format!("avatars/{user_id}/")
+}
+
+/// Where a user's uploads live.
+pub fn upload_prefix(user_id: u64) -> String {
+    format!("uploads/{user_id}/")
+}
+
+/// The `{"user": …}` object of the avatar answer: the seed's fields minus every secret (no
+/// password hash, no OTP).
+pub fn account_object(user: &User, avatar_url: String) -> Value {
+    json!({
+        "id": user.id,
+        "last_login": user.last_login,
+        "is_superuser": false,
+        "user_type": user.user_type,
+        "gender": gender(user),
+        "username": user.username,
+        "email": user.email,
+        "phone": user.phone,
+        "avatar": avatar_url,
+        "customer_id": user.customer_id,
+        "name": user.name,
+        "country": user.country,
+        "citizenship": user.citizenship,
+        "national_id": user.national_id,
+        "address": user.address,
+        "is_staff": false,
+        "is_active": user.is_active,
+        "is_deactivate": !user.is_active,
+        "is_verified": user.is_verified,
+        "admin_approved": user.admin_approved,
+        "bank": user.bank,
+        "groups": [],
+        "user_permissions": [],
+    })
+}

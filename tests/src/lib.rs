@@ -100,7 +100,12 @@ impl TestApp {
     /// A gateway on `backend` with empty stores and a configuration changed by `tweak`.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind the gateway");
+        let addr = listener.local_addr().expect("address");
         let mut config = test_config(backend, dir.path());
+        config.public_base_url = format!("http://{addr}");
         tweak(&mut config);
         let (ctx, tables) = match backend {
             Backend::Embedded => (Ctx::embedded(config).expect("embedded context"), None),
@@ -122,13 +127,19 @@ impl TestApp {
                     .email_identity(&config.mail_from)
                     .send()
                     .await;
+                config.bucket_name = format!("{}-blobs", config.table_name);
+                config.s3_force_path_style = true;
+                moto::s3(&sdk)
+                    .create_bucket()
+                    .bucket(&config.bucket_name)
+                    .send()
+                    .await
+                    .expect("bucket");
                 (Ctx::aws(config, &sdk).expect("aws context"), tables)
             }
         };
         let ctx = Arc::new(ctx);
-        let (addr, server) = local::spawn(ctx.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind the gateway");
+        let server = tokio::spawn(local::serve(ctx.clone(), listener));
         TestApp {
             base: format!("http://{addr}"),
             ctx,

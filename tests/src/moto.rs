@@ -1,5 +1,7 @@
-//! One `moto_server` (the AWS emulator) per test process, on a free 127.0.0.1 port, ended with
-//! the process. Found as `$MOTO_SERVER`, else `.venv/bin/moto_server`, else on `PATH`.
+//! One moto (the AWS emulator) per test process, on a free 127.0.0.1 port, ended with the
+//! process. It runs through `tests/moto_serial.py`, which serves one request at a time so that
+//! conditional writes are atomic as in DynamoDB. The Python is `$MOTO_PYTHON`, else
+//! `.venv/bin/python` (made by `make setup`), else `python3`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -16,15 +18,15 @@ pub fn endpoint() -> &'static str {
     URL.get_or_init(start)
 }
 
-fn executable() -> PathBuf {
-    if let Ok(p) = std::env::var("MOTO_SERVER") {
+fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("MOTO_PYTHON") {
         return p.into();
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
     if venv.exists() {
         return venv;
     }
-    "moto_server".into()
+    "python3".into()
 }
 
 fn start() -> String {
@@ -32,7 +34,8 @@ fn start() -> String {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let exe = executable();
+    let exe = python();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto_serial.py");
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     // The child is tied to this thread, which lives as long as the test process: when the process
     // ends, the kernel sends the emulator SIGTERM (PR_SET_PDEATHSIG).
@@ -41,6 +44,7 @@ fn start() -> String {
             .expect("moto log file");
         let mut command = Command::new(&exe);
         command
+            .arg(&script)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -95,4 +99,13 @@ pub async fn sdk_config() -> SdkConfig {
         .retry_config(shared::context::sdk_retries())
         .load()
         .await
+}
+
+/// An S3 client for the emulator (path-style addressing, as 127.0.0.1 has no bucket subdomains).
+pub fn s3(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
 }

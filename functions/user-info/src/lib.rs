@@ -15,8 +15,6 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     }
     let user = ctx.store.user(id).await?.ok_or_else(user_not_found)?;
     let net_balance = ctx.net_balance(&user).await?;
-    Ok(json(
-        StatusCode::OK,
-        &profile(&user, String::new(), net_balance),
-    ))
+    let avatar = ctx.avatar_url(&user).await?;
+    Ok(json(StatusCode::OK, &profile(&user, avatar, net_balance)))
 }

@@ -10,3 +10,4 @@ mod register;
 mod store_contract;
 mod template;
 mod token;
+mod uploads;
