@@ -1,37 +1,89 @@
 # The verbs of the project. `make run` and `make test` are all a newcomer needs.
 SHELL := /bin/bash
 VENV := .venv
-PY_TOOLS := 'moto[server]>=5.0,<6'
+PY_TOOLS := 'moto[server]>=5.0,<6' 'cfn-lint>=1,<2'
+LAMBDA_TOOLS := 'cargo-lambda>=1.9,<2' 'ziglang>=0.13,<0.15'
 CARGO_TEST := cargo test --locked
+MOTO := MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python
+# Local configuration for `cargo lambda watch` / `make invoke`: the same files `make run` uses.
+LOCAL_ENV := BACKEND=embedded DATABASE_PATH=$(CURDIR)/.local/api.db OUTBOX_PATH=$(CURDIR)/.local/outbox.jsonl \
+	BLOB_DIR=$(CURDIR)/.local/blobs JWT_SECRET=$$(cat $(CURDIR)/.local/jwt-secret)
+ADMIN := cargo run --locked -q -p local --bin fintract-admin --
+FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: run test test-unit test-embedded test-aws lint fmt setup clean
+.PHONY: run test test-embedded test-aws lint lint-template fmt setup setup-lambda build zip watch invoke deploy clean
 
 ## Serve every route on http://127.0.0.1:3000 with the embedded backend and demo data.
 run:
 	cargo run --locked -p local --bin local-gateway
 
-## Unit tests, static checks, and the acceptance suite on both backends.
-test: $(VENV)/.ready
+## Unit tests, static checks, boot tests of every binary, and the acceptance suite on both backends.
+test: $(VENV)/.ready lint-template
 	$(CARGO_TEST) --workspace --exclude acceptance
-	$(CARGO_TEST) -p acceptance -- --skip ::embedded:: --skip ::aws::
+	cargo build --locked --workspace --bins
+	@echo "== static checks and boot tests of every function binary =="
+	$(MOTO) $(CARGO_TEST) -p acceptance -- --skip ::embedded:: --skip ::aws::
 	@echo "== acceptance suite on the embedded backend (SQLite) =="
 	$(CARGO_TEST) -p acceptance -- ::embedded::
-	@echo "== acceptance suite on the AWS backend (DynamoDB in moto_server) =="
-	MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO_TEST) -p acceptance -- ::aws::
+	@echo "== acceptance suite on the AWS backend (DynamoDB, S3, SES, SNS in moto) =="
+	$(MOTO) $(CARGO_TEST) -p acceptance -- ::aws::
 
 test-embedded:
 	$(CARGO_TEST) -p acceptance -- ::embedded::
 
 test-aws: $(VENV)/.ready
-	MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO_TEST) -p acceptance -- ::aws::
+	$(MOTO) $(CARGO_TEST) -p acceptance -- ::aws::
 
-## Python tools (the AWS emulator) in a virtual environment inside the repository.
+## The SAM template must lint clean (cfn-lint exits non-zero on errors and warnings).
+lint-template: $(VENV)/.ready
+	$(VENV)/bin/cfn-lint template.yaml
+
+## Python tools (the AWS emulator, cfn-lint) in a virtual environment inside the repository.
 setup: $(VENV)/.ready
 
 $(VENV)/.ready:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PY_TOOLS)
 	touch $@
+
+## cargo-lambda and Zig (for arm64 cross-builds), from PyPI, into the same environment.
+setup-lambda: $(VENV)/.lambda-ready
+
+$(VENV)/.lambda-ready: $(VENV)/.ready
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(LAMBDA_TOOLS)
+	rustup target add aarch64-unknown-linux-gnu
+	touch $@
+
+## target/lambda/<fn>/bootstrap for every function: release, arm64 (provided.al2023).
+build: $(VENV)/.lambda-ready
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
+
+## Zipped artifacts and their sizes (the 5 MB budget).
+zip: build
+	@for f in $(FUNCTIONS); do (cd target/lambda/$$f && rm -f bootstrap.zip && zip -q -9 bootstrap.zip bootstrap && \
+		printf '%-20s %8d bytes zipped\n' $$f $$(stat -c %s bootstrap.zip)); done
+
+.local/jwt-secret:
+	@mkdir -p .local && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $@ && chmod 600 $@
+
+## Run the functions under cargo lambda's local Lambda emulator (then `make invoke FN=…`).
+watch: $(VENV)/.lambda-ready .local/jwt-secret
+	$(LOCAL_ENV) $(ADMIN) seed-demo
+	$(LOCAL_ENV) PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda watch
+
+## Invoke one function with its events/ file; demo tokens are filled in from the local database.
+invoke: $(VENV)/.lambda-ready .local/jwt-secret
+	@test -n "$(FN)" || { echo "usage: make invoke FN=<one of: $(FUNCTIONS)>"; exit 2; }
+	@mkdir -p target
+	@$(LOCAL_ENV) $(ADMIN) seed-demo >/dev/null
+	@sed -e "s|__ACCESS_TOKEN__|$$($(LOCAL_ENV) $(ADMIN) demo-token jblunt)|" \
+	     -e "s|__REFRESH_TOKEN__|$$($(LOCAL_ENV) $(ADMIN) demo-token jblunt refresh)|" \
+	     -e "s|__ADMIN_TOKEN__|$$($(LOCAL_ENV) $(ADMIN) demo-token admin)|" events/$(FN).json > target/invoke-$(FN).json
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda invoke $(FN) --data-file target/invoke-$(FN).json
+
+## Deploy with SAM (installed separately: `pip install aws-sam-cli`); see README.
+deploy:
+	sam build && sam deploy
 
 lint:
 	cargo fmt --all -- --check

@@ -98,3 +98,72 @@ fn weak_or_missing_input_is_refused_with_a_reason() {
     let usage = run(&db, &["create-admin"], "");
     assert!(String::from_utf8_lossy(&usage.stderr).contains("usage"));
 }
+
+#[tokio::test]
+async fn import_validates_everything_first_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("api.db");
+    let good = dir.path().join("accounts.csv");
+    std::fs::write(
+        &good,
+        "account_number,customer_id,customer_name,balance,currency,loan_id,disbursement_date,principal,outstanding_amount\n\
+         6000000001,C100,\"Okot, Daniel\",1000,UGX,L100001,2024-05-01T08:00:00Z,500000,200000\n\
+         6000000002,C101,Amina N,0,UGX,,,,\n",
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let out = run(&db, &["import", good.to_str().unwrap()], "");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("imported 2 account(s) and 1 loan(s)")
+        );
+    }
+    let ctx = Ctx::embedded(Config::embedded(
+        &db,
+        b"a-test-secret-that-is-at-least-32-bytes".to_vec(),
+    ))
+    .unwrap();
+    let found = ctx
+        .store
+        .account_with_loans("6000000001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.loans.len(), 1, "importing twice wrote each loan once");
+    assert_eq!(found.account.customer_name, "Okot, Daniel");
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"accounts":[{"account_number":"6000000009","customer_id":"C109","customer_name":"Fine"},
+                        {"account_number":"x","customer_id":"C110","customer_name":"Broken"}]}"#,
+    )
+    .unwrap();
+    let out = run(&db, &["import", bad.to_str().unwrap()], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing imported"));
+    assert!(
+        ctx.store
+            .account_with_loans("6000000009")
+            .await
+            .unwrap()
+            .is_none(),
+        "all or nothing"
+    );
+}
+
+#[test]
+fn demo_tokens_are_refused_outside_the_embedded_backend() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fintract-admin"))
+        .args(["demo-token", "jblunt"])
+        .env("BACKEND", "aws")
+        .env("JWT_SECRET", "a-test-secret-that-is-at-least-32-bytes")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("embedded backend only"));
+}

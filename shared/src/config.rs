@@ -19,6 +19,8 @@ pub struct Config {
     pub table_name: String,
     pub counter_table_name: String,
     pub jwt_secret: Option<Vec<u8>>,
+    /// Where the signing key lives in AWS (read once at cold start when `JWT_SECRET` is unset).
+    pub jwt_secret_arn: Option<String>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub counter_shards: u32,
@@ -85,6 +87,7 @@ impl Config {
             counter_table_name: lookup("COUNTER_TABLE_NAME")
                 .unwrap_or_else(|| "fintract-counters".into()),
             jwt_secret,
+            jwt_secret_arn: lookup("JWT_SECRET_ARN").filter(|a| !a.is_empty()),
             access_ttl: Duration::from_secs(seconds(&lookup, "ACCESS_TOKEN_TTL_SECS", 300)?),
             refresh_ttl: Duration::from_secs(seconds(&lookup, "REFRESH_TOKEN_TTL_SECS", 86_400)?),
             counter_shards: seconds(&lookup, "COUNTER_SHARDS", 4)?.clamp(1, 64) as u32,
@@ -131,6 +134,7 @@ impl Config {
             table_name: "fintract-main".into(),
             counter_table_name: "fintract-counters".into(),
             jwt_secret: Some(jwt_secret),
+            jwt_secret_arn: None,
             access_ttl: Duration::from_secs(300),
             refresh_ttl: Duration::from_secs(86_400),
             counter_shards: 4,

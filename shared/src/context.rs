@@ -33,6 +33,26 @@ pub enum InitError {
     Store(#[from] StoreError),
 }
 
+/// Reads the signing key (the secret's string) and checks its length.
+async fn fetch_secret(sdk: &SdkConfig, arn: &str) -> Result<Vec<u8>, InitError> {
+    let out = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| ConfigError {
+            name: "JWT_SECRET_ARN",
+            problem: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+        })?;
+    let secret = out.secret_string().ok_or(ConfigError {
+        name: "JWT_SECRET_ARN",
+        problem: "the secret has no string value".into(),
+    })?;
+    Ok(crate::config::validate_secret(
+        secret.trim().as_bytes().to_vec(),
+    )?)
+}
+
 /// Explicit SDK timeouts and retries: a backend that hangs costs at most a few seconds.
 pub fn sdk_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
@@ -58,10 +78,21 @@ impl Ctx {
                     .retry_config(sdk_retries())
                     .load()
                     .await;
-                Self::aws(config, &sdk)
+                Self::aws_with_secret(config, &sdk).await
             }
             Backend::Embedded { .. } => Self::embedded(config),
         }
+    }
+
+    /// The AWS adapters, fetching the signing key from Secrets Manager first when the
+    /// configuration names a secret instead of holding a key.
+    pub async fn aws_with_secret(mut config: Config, sdk: &SdkConfig) -> Result<Self, InitError> {
+        if config.jwt_secret.is_none() {
+            if let Some(arn) = config.jwt_secret_arn.clone() {
+                config.jwt_secret = Some(fetch_secret(sdk, &arn).await?);
+            }
+        }
+        Self::aws(config, sdk)
     }
 
     /// The AWS adapters, on an SDK configuration the caller built (tests point it at moto).
@@ -116,7 +147,7 @@ impl Ctx {
     ) -> Result<Self, InitError> {
         let secret = config.jwt_secret.clone().ok_or(ConfigError {
             name: "JWT_SECRET",
-            problem: "not set".into(),
+            problem: "not set (nor JWT_SECRET_ARN in AWS)".into(),
         })?;
         Ok(Ctx {
             jwt: JwtKeys::new(secret),

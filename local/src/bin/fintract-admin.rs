@@ -6,6 +6,12 @@
 //!     the password is read from FINTRACT_ADMIN_PASSWORD, or else from the first line of stdin
 //! fintract-admin create-tables
 //!     creates the two DynamoDB tables (for an emulator; in AWS, SAM creates them)
+//! fintract-admin import FILE.json|FILE.csv
+//!     imports accounts and loans: all validated first, idempotent
+//! fintract-admin seed-demo
+//!     the demo data of `make run` (refused unless BACKEND=embedded)
+//! fintract-admin demo-token USERNAME [access|refresh]
+//!     a token for a demo user, for `make invoke` (refused unless BACKEND=embedded)
 //! ```
 
 use std::io::BufRead;
@@ -16,7 +22,10 @@ use shared::config::Config;
 use shared::Ctx;
 
 const USAGE: &str = "usage: fintract-admin create-admin --username NAME --email ADDRESS [--name NAME] [--phone PHONE]
-       fintract-admin create-tables";
+       fintract-admin create-tables
+       fintract-admin import FILE.json|FILE.csv
+       fintract-admin seed-demo
+       fintract-admin demo-token USERNAME [access|refresh]";
 
 fn flag(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -31,6 +40,9 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("create-admin") => run_create_admin(&args).await,
         Some("create-tables") => run_create_tables().await,
+        Some("import") => run_import(&args).await,
+        Some("seed-demo") => run_seed_demo().await,
+        Some("demo-token") => run_demo_token(&args).await,
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -90,4 +102,60 @@ async fn run_create_tables() -> Result<String, String> {
         "created tables {} and {}",
         config.table_name, config.counter_table_name
     ))
+}
+
+async fn run_import(args: &[String]) -> Result<String, String> {
+    let path = args.get(1).ok_or(USAGE)?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let records = local::import::parse(path, &text).map_err(|problems| {
+        format!(
+            "{path}: nothing imported, {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        )
+    })?;
+    let ctx = Ctx::from_env().await.map_err(|e| e.to_string())?;
+    let (accounts, loans) = local::import::import(&ctx, &records).await?;
+    Ok(format!(
+        "imported {accounts} account(s) and {loans} loan(s) from {path}"
+    ))
+}
+
+/// Demo data and tokens exist only on the embedded backend: never in a deployment.
+async fn embedded_ctx() -> Result<Ctx, String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    if config.backend == shared::config::Backend::Aws {
+        return Err("demo data and demo tokens are for the embedded backend only".into());
+    }
+    Ctx::embedded(config).map_err(|e| e.to_string())
+}
+
+async fn run_seed_demo() -> Result<String, String> {
+    let ctx = embedded_ctx().await?;
+    let seeded = local::demo::seed(&ctx).await.map_err(|e| e.to_string())?;
+    Ok(if seeded {
+        "demo data seeded"
+    } else {
+        "demo data already present"
+    }
+    .into())
+}
+
+async fn run_demo_token(args: &[String]) -> Result<String, String> {
+    let username = args.get(1).ok_or(USAGE)?;
+    let ctx = embedded_ctx().await?;
+    let user = ctx
+        .store
+        .user_by_username(username)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or(format!("no user {username}"))?;
+    let pair = ctx
+        .issue_tokens(&user)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(match args.get(2).map(String::as_str) {
+        Some("refresh") => pair.refresh,
+        _ => pair.access,
+    })
 }

@@ -1,6 +1,7 @@
 //! The acceptance suite, one binary. Every test in a backend module runs twice:
 //! `…::embedded::…` on SQLite, `…::aws::…` on DynamoDB in moto_server.
 
+mod boot;
 mod counting;
 mod loans;
 mod login;

@@ -228,3 +228,55 @@ on_both_backends!(
     refresh_rotation_is_conditional_and_detects_reuse,
     concurrent_counter_adds_are_never_lost,
 );
+
+/// In AWS the signing key comes from Secrets Manager at cold start.
+mod signing_key {
+    mod aws {
+        use acceptance::{moto, test_config, Backend};
+        use shared::Ctx;
+
+        async fn secret(value: &str) -> String {
+            let sdk = moto::sdk_config().await;
+            let name = acceptance::unique("jwt-secret");
+            aws_sdk_secretsmanager::Client::new(&sdk)
+                .create_secret()
+                .name(&name)
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_string()
+        }
+
+        #[tokio::test]
+        async fn is_read_from_secrets_manager_when_no_key_is_configured() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut config = test_config(Backend::Aws, dir.path());
+            config.jwt_secret = None;
+            config.jwt_secret_arn = Some(secret("a-secret-from-secrets-manager-of-40-bytes").await);
+            let sdk = moto::sdk_config().await;
+            let ctx = Ctx::aws_with_secret(config, &sdk).await.expect("context");
+            assert_eq!(
+                ctx.config.jwt_secret.as_deref(),
+                Some(b"a-secret-from-secrets-manager-of-40-bytes".as_slice())
+            );
+        }
+
+        #[tokio::test]
+        async fn a_short_or_missing_secret_stops_the_cold_start() {
+            let dir = tempfile::tempdir().unwrap();
+            let sdk = moto::sdk_config().await;
+            let mut config = test_config(Backend::Aws, dir.path());
+            config.jwt_secret = None;
+            config.jwt_secret_arn = Some(secret("short").await);
+            assert!(Ctx::aws_with_secret(config.clone(), &sdk).await.is_err());
+            config.jwt_secret_arn =
+                Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope".into());
+            assert!(Ctx::aws_with_secret(config.clone(), &sdk).await.is_err());
+            config.jwt_secret_arn = None;
+            assert!(Ctx::aws_with_secret(config, &sdk).await.is_err());
+        }
+    }
+}

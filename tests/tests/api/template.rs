@@ -149,3 +149,49 @@ fn the_template_routes_equal_the_gateway_route_table() {
         "one template function per function crate"
     );
 }
+
+#[test]
+fn every_function_crate_has_one_template_function_one_route_entry_and_one_event() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let names = |dir: &str, suffix: &str| -> BTreeSet<String> {
+        std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter_map(|n| n.strip_suffix(suffix).map(String::from))
+            .collect()
+    };
+    let crates = names("functions", "");
+    let events = names("events", ".json");
+    assert_eq!(
+        events, crates,
+        "events/<function>.json for each crate under functions/"
+    );
+    let t = template();
+    let mut binaries = Vec::new();
+    for (_, resource) in t["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() == Some("AWS::Serverless::Function") {
+            binaries.push(
+                resource["Metadata"]["BuildProperties"]["Binary"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            assert_eq!(
+                resource["Metadata"]["BuildMethod"].as_str(),
+                Some("rust-cargolambda")
+            );
+        }
+    }
+    binaries.sort();
+    assert_eq!(
+        binaries,
+        crates.iter().cloned().collect::<Vec<_>>(),
+        "one template function per crate"
+    );
+    let routed: BTreeSet<_> = local::routes()
+        .iter()
+        .map(|r| r.function.to_string())
+        .collect();
+    assert_eq!(routed, crates, "one route-table entry per crate");
+}

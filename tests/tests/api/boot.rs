@@ -1,0 +1,275 @@
+//! Every function binary booted as a real process against a local Lambda Runtime API (written
+//! here) and fed its `events/<function>.json`: proves `main.rs` wiring, configuration loading and
+//! the API Gateway v2 event format, which handler tests skip.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use shared::config::Config;
+use shared::Ctx;
+use tokio::sync::mpsc;
+
+const SECRET: &str = "boot-test-secret-boot-test-secret-0123456789";
+const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+
+/// What the function posted back.
+#[derive(Debug)]
+enum Outcome {
+    Response(Value),
+    Error(String),
+    InitError(String),
+}
+
+struct RuntimeApi {
+    event: String,
+    delivered: AtomicBool,
+    outcomes: mpsc::UnboundedSender<Outcome>,
+}
+
+impl RuntimeApi {
+    async fn handle(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<Full<Bytes>> {
+        let (method, path) = (req.method().clone(), req.uri().path().to_string());
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&body).to_string();
+        let accepted = || {
+            let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"{\"status\":\"OK\"}")));
+            *r.status_mut() = hyper::StatusCode::ACCEPTED;
+            r
+        };
+        match (method.as_str(), path.as_str()) {
+            ("GET", "/2018-06-01/runtime/invocation/next") => {
+                if self.delivered.swap(true, Ordering::SeqCst) {
+                    // One invocation per boot: later polls wait, as a frozen sandbox would.
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+                let deadline = (shared::now() + 30) * 1000;
+                hyper::Response::builder()
+                    .header("lambda-runtime-aws-request-id", REQUEST_ID)
+                    .header("lambda-runtime-deadline-ms", deadline.to_string())
+                    .header(
+                        "lambda-runtime-invoked-function-arn",
+                        "arn:aws:lambda:eu-west-1:123456789012:function:boot",
+                    )
+                    .header(
+                        "lambda-runtime-trace-id",
+                        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+                    )
+                    .body(Full::new(Bytes::from(self.event.clone())))
+                    .unwrap()
+            }
+            ("POST", p) if p == format!("/2018-06-01/runtime/invocation/{REQUEST_ID}/response") => {
+                let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                let _ = self.outcomes.send(Outcome::Response(value));
+                accepted()
+            }
+            ("POST", p) if p == format!("/2018-06-01/runtime/invocation/{REQUEST_ID}/error") => {
+                let _ = self.outcomes.send(Outcome::Error(text));
+                accepted()
+            }
+            ("POST", "/2018-06-01/runtime/init/error") => {
+                let _ = self.outcomes.send(Outcome::InitError(text));
+                accepted()
+            }
+            _ => {
+                let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"not found")));
+                *r.status_mut() = hyper::StatusCode::NOT_FOUND;
+                r
+            }
+        }
+    }
+}
+
+/// Starts a Runtime API serving `event` once; returns its address and the outcome channel.
+async fn runtime_api(event: String) -> (SocketAddr, mpsc::UnboundedReceiver<Outcome>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let api = Arc::new(RuntimeApi {
+        event,
+        delivered: AtomicBool::new(false),
+        outcomes: tx,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let api = api.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let api = api.clone();
+                    async move { Ok::<_, Infallible>(api.handle(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, rx)
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The function binaries sit beside this test's `deps/` folder once built.
+fn binary(function: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
+    let path = dir.join(function);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// Boots `function` on a fresh seeded SQLite file, feeds it its event, returns the answer.
+async fn boot(function: &str) -> (u16, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("api.db");
+    let ctx = Ctx::embedded(Config::embedded(&db, SECRET.as_bytes().to_vec())).unwrap();
+    local::demo::seed(&ctx).await.unwrap();
+    let user = |name: &str| {
+        let ctx = &ctx;
+        let name = name.to_string();
+        async move { ctx.store.user_by_username(&name).await.unwrap().unwrap() }
+    };
+    let james = ctx.issue_tokens(&user("jblunt").await).await.unwrap();
+    let admin = ctx.issue_tokens(&user("admin").await).await.unwrap();
+    let event = std::fs::read_to_string(repo().join("events").join(format!("{function}.json")))
+        .unwrap_or_else(|e| panic!("events/{function}.json: {e}"))
+        .replace("__ACCESS_TOKEN__", &james.access)
+        .replace("__REFRESH_TOKEN__", &james.refresh)
+        .replace("__ADMIN_TOKEN__", &admin.access);
+    drop(ctx);
+
+    let (addr, mut outcomes) = runtime_api(event).await;
+    let mut child = tokio::process::Command::new(binary(function))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function}"),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "boot-test")
+        .env("BACKEND", "embedded")
+        .env("DATABASE_PATH", &db)
+        .env("OUTBOX_PATH", dir.path().join("outbox.jsonl"))
+        .env("BLOB_DIR", dir.path().join("blobs"))
+        .env("JWT_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), outcomes.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{function} answered nothing within 30 s"))
+        .expect("an outcome");
+    let _ = child.kill().await;
+    match outcome {
+        Outcome::Response(v) => {
+            let status = v["statusCode"].as_u64().unwrap_or(0) as u16;
+            assert_eq!(
+                v["headers"]["content-type"], "application/json",
+                "{function}: {v}"
+            );
+            let body =
+                serde_json::from_str(v["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+            (status, body)
+        }
+        other => panic!("{function} did not answer with a response: {other:?}"),
+    }
+}
+
+macro_rules! boots {
+    ($($test:ident: $function:literal => $status:literal, |$body:ident| $check:expr;)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let (status, $body) = boot($function).await;
+                assert_eq!(status, $status, "{}: {}", $function, $body);
+                assert!($check, "{}: {}", $function, $body);
+            }
+        )*
+    };
+}
+
+boots! {
+    token: "token" => 200, |b| b["access"].is_string() && b["refresh"].is_string();
+    token_refresh: "token-refresh" => 200, |b| b["access"].is_string();
+    loans: "loans" => 200, |b| b["response"]["customer_loans"][0]["loan_id"] == "L000005";
+    register: "register" => 201, |b| b["username"] == "JohnDoe0303" && b.get("password").is_none();
+    verify_email: "verify-email" => 400, |b| b["error"] == "Invalid or expired verification link.";
+    re_verify_email: "re-verify-email" => 201, |b| b["message"] == "New token sent";
+    login: "login" => 200, |b| b["data"]["id"] == 3;
+    verify_otp: "verify-otp" => 401, |b| b["error"] == "Invalid or expired code.";
+    admin_approval: "admin-approval" => 200, |b| b["msg"] == "User admin approved";
+    user_info: "user-info" => 200, |b| b["customer-id"] == "C003" && b["net_balance"] == 1_250_000;
+    update_user: "update-user" => 200, |b| b["message"] == "Updated Successfully";
+    update_username: "update-username" => 200, |b| b["msg"] == "Account Successfully Updated";
+    deactivate_account: "deactivate-account" => 200, |b| b["msg"] == "Account deactivate request submitted!";
+    delete_account: "delete-account" => 200, |b| b["msg"] == "Account Successfully deleted";
+    avatar: "avatar" => 201, |b| b["user"]["avatar"].as_str().unwrap_or("").contains("/avatars/3/");
+    upload_file: "upload-file" => 201, |b| b["url"].as_str().unwrap_or("").contains("/uploads/3/");
+}
+
+#[tokio::test]
+async fn a_function_without_its_configuration_reports_an_init_error() {
+    let (addr, mut outcomes) = runtime_api("{}".into()).await;
+    let mut child = tokio::process::Command::new(binary("loans"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "loans")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/loans")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "boot-test")
+        .env("BACKEND", "embedded")
+        .env(
+            "DATABASE_PATH",
+            tempfile::tempdir().unwrap().path().join("x.db"),
+        )
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // No JWT_SECRET: the process must exit with an error instead of serving requests.
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("it exits")
+        .unwrap();
+    assert!(!status.success());
+    if let Ok(Some(outcome)) =
+        tokio::time::timeout(Duration::from_millis(100), outcomes.recv()).await
+    {
+        match outcome {
+            Outcome::InitError(report) | Outcome::Error(report) => {
+                assert!(report.contains("JWT_SECRET"), "{report}")
+            }
+            Outcome::Response(v) => panic!("served a request without a signing key: {v}"),
+        }
+    }
+}
