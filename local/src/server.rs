@@ -22,8 +22,6 @@ use tokio::net::TcpListener;
 
 /// API Gateway's payload limit: larger bodies are refused before they are read whole.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
-/// A client that has not sent its whole body by then is cut off.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Gateway {
     ctx: Arc<Ctx>,
@@ -134,24 +132,26 @@ impl Gateway {
             );
         }
         let (parts, body) = req.into_parts();
-        let bytes =
-            match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect())
-                .await
-            {
-                Ok(Ok(collected)) => collected.to_bytes(),
-                Ok(Err(_)) => {
-                    return gateway_error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "The request body is too large.",
-                    )
-                }
-                Err(_) => {
-                    return gateway_error(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "The request body took too long.",
-                    )
-                }
-            };
+        let bytes = match tokio::time::timeout(
+            self.ctx.config.request_body_timeout,
+            Limited::new(body, MAX_BODY_BYTES).collect(),
+        )
+        .await
+        {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(_)) => {
+                return gateway_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "The request body is too large.",
+                )
+            }
+            Err(_) => {
+                return gateway_error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "The request body took too long.",
+                )
+            }
+        };
         let request = to_lambda_request(parts, bytes, params, peer);
         let response = route.call(&self.ctx, request).await;
         let (parts, body) = response.into_parts();

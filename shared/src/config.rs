@@ -42,6 +42,12 @@ pub struct Config {
     pub blob_url_ttl: Duration,
     pub avatar_max_bytes: usize,
     pub upload_max_bytes: usize,
+    /// How long an SQLite writer waits for another's lock before answering 503.
+    pub sqlite_busy_timeout: Duration,
+    /// Multiplies every throttling limit (load tests raise it; 1 in production).
+    pub throttle_multiplier: u64,
+    /// The local gateway cuts off a request body not fully received by then.
+    pub request_body_timeout: Duration,
 }
 
 /// A configuration value that is present but unusable.
@@ -111,6 +117,17 @@ impl Config {
             blob_url_ttl: Duration::from_secs(seconds(&lookup, "BLOB_URL_TTL_SECS", 900)?),
             avatar_max_bytes: seconds(&lookup, "AVATAR_MAX_BYTES", 4 << 20)? as usize,
             upload_max_bytes: seconds(&lookup, "UPLOAD_MAX_BYTES", 4 << 20)? as usize,
+            sqlite_busy_timeout: Duration::from_millis(seconds(
+                &lookup,
+                "SQLITE_BUSY_TIMEOUT_MS",
+                5000,
+            )?),
+            throttle_multiplier: seconds(&lookup, "THROTTLE_MULTIPLIER", 1)?,
+            request_body_timeout: Duration::from_secs(seconds(
+                &lookup,
+                "REQUEST_BODY_TIMEOUT_SECS",
+                30,
+            )?),
         })
     }
 
@@ -125,6 +142,9 @@ impl Config {
             blob_url_ttl: Duration::from_secs(900),
             avatar_max_bytes: 4 << 20,
             upload_max_bytes: 4 << 20,
+            sqlite_busy_timeout: Duration::from_secs(5),
+            throttle_multiplier: 1,
+            request_body_timeout: Duration::from_secs(30),
             public_base_url: "http://127.0.0.1:3000".into(),
             mail_from: "no-reply@fintract.local".into(),
             sms_sender_id: "Fintract".into(),

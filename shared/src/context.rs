@@ -121,7 +121,9 @@ impl Ctx {
     /// The embedded adapters: the SQLite file named in the configuration.
     pub fn embedded(config: Config) -> Result<Self, InitError> {
         let store = match &config.backend {
-            Backend::Embedded { database_path } => SqliteStore::open(database_path)?,
+            Backend::Embedded { database_path } => {
+                SqliteStore::open(database_path, config.sqlite_busy_timeout)?
+            }
             Backend::Aws => {
                 return Err(InitError::Config(ConfigError {
                     name: "BACKEND",

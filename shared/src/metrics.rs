@@ -11,18 +11,24 @@ pub fn hour_of(unix_secs: i64) -> i64 {
     unix_secs.div_euclid(3600)
 }
 
+/// The most counting may add to a response: a slow counter table loses counts, not time.
+pub const COUNT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Counts one response of `function`. A failure is logged and never reaches the client.
 pub async fn count(ctx: &Ctx, function: &str, status: u16) {
     let Some(class) = StatusClass::of(status) else {
         return;
     };
     let shard = rand::thread_rng().gen_range(0..ctx.config.counter_shards);
-    if let Err(e) = ctx
-        .store
-        .add(function, hour_of(crate::now()), shard, class)
-        .await
-    {
-        tracing::warn!(function, status, error = %e, "request not counted");
+    let add = ctx.store.add(function, hour_of(crate::now()), shard, class);
+    match tokio::time::timeout(COUNT_TIMEOUT, add).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(function, status, error = %e, "request not counted"),
+        Err(_) => tracing::warn!(
+            function,
+            status,
+            "request not counted: the counter table did not answer in time"
+        ),
     }
 }
 

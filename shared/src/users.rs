@@ -76,7 +76,7 @@ impl Ctx {
             .store
             .hit(&format!("{scope}:{key}"), window_start, window_secs)
             .await?;
-        if hits > limit {
+        if hits > limit.saturating_mul(self.config.throttle_multiplier) {
             return Err(ApiError::too_many_requests(
                 (window_start + window_secs - now).max(1) as u64,
             ));

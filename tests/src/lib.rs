@@ -99,6 +99,26 @@ impl TestApp {
 
     /// A gateway on `backend` with empty stores and a configuration changed by `tweak`.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        match backend {
+            Backend::Embedded => Self::spawn_at(backend, None, tweak).await,
+            Backend::Aws => Self::spawn_at(backend, Some(moto::sdk_config().await), tweak).await,
+        }
+    }
+
+    /// A seeded gateway on the AWS adapters of `sdk` (a dedicated emulator, for fault tests).
+    pub async fn spawn_on(sdk: aws_config::SdkConfig, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let app = Self::spawn_at(Backend::Aws, Some(sdk), tweak).await;
+        local::demo::seed(&app.ctx)
+            .await
+            .expect("seeding the demo data");
+        app
+    }
+
+    async fn spawn_at(
+        backend: Backend,
+        sdk: Option<aws_config::SdkConfig>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
@@ -107,34 +127,15 @@ impl TestApp {
         let mut config = test_config(backend, dir.path());
         config.public_base_url = format!("http://{addr}");
         tweak(&mut config);
-        let (ctx, tables) = match backend {
-            Backend::Embedded => (Ctx::embedded(config).expect("embedded context"), None),
-            Backend::Aws => {
-                let sdk = moto::sdk_config().await;
-                let client = aws_sdk_dynamodb::Client::new(&sdk);
-                MAIN_TABLE
-                    .create(&client, &config.table_name)
-                    .await
-                    .expect("main table");
-                COUNTER_TABLE
-                    .create(&client, &config.counter_table_name)
-                    .await
-                    .expect("counter table");
-                let tables = Some((config.table_name.clone(), config.counter_table_name.clone()));
-                // Like an operator in SES, once: moto refuses mail from an unverified sender.
-                let _ = aws_sdk_sesv2::Client::new(&sdk)
-                    .create_email_identity()
-                    .email_identity(&config.mail_from)
-                    .send()
-                    .await;
+        let (ctx, tables) = match sdk {
+            None => (Ctx::embedded(config).expect("embedded context"), None),
+            Some(sdk) => {
                 config.bucket_name = format!("{}-blobs", config.table_name);
                 config.s3_force_path_style = true;
-                moto::s3(&sdk)
-                    .create_bucket()
-                    .bucket(&config.bucket_name)
-                    .send()
+                provision(&sdk, &config)
                     .await
-                    .expect("bucket");
+                    .expect("provisioning the emulator");
+                let tables = Some((config.table_name.clone(), config.counter_table_name.clone()));
                 (Ctx::aws(config, &sdk).expect("aws context"), tables)
             }
         };
@@ -229,6 +230,32 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// Creates what SAM would in AWS: both tables, the bucket, and (as an operator does once in SES)
+/// the verified sender — moto refuses mail from an unverified one.
+pub async fn provision(sdk: &aws_config::SdkConfig, config: &Config) -> Result<(), String> {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    MAIN_TABLE
+        .create(&client, &config.table_name)
+        .await
+        .map_err(|e| e.to_string())?;
+    COUNTER_TABLE
+        .create(&client, &config.counter_table_name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = aws_sdk_sesv2::Client::new(sdk)
+        .create_email_identity()
+        .email_identity(&config.mail_from)
+        .send()
+        .await;
+    moto::s3(sdk)
+        .create_bucket()
+        .bucket(&config.bucket_name)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
+    Ok(())
 }
 
 /// A user registered and verified through the API, as a client would.

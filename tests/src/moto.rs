@@ -29,26 +29,46 @@ fn python() -> PathBuf {
     "python3".into()
 }
 
-fn start() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
-        .port();
-    let exe = python();
+        .port()
+}
+
+fn command(port: u16) -> Command {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto_serial.py");
+    let log = std::fs::File::create(std::env::temp_dir().join(format!("moto-{port}.log")))
+        .expect("moto log file");
+    let mut command = Command::new(python());
+    command
+        .arg(&script)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    command
+}
+
+fn wait_until_listening(port: u16) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto did not listen on {addr} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start() -> String {
+    let port = free_port();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     // The child is tied to this thread, which lives as long as the test process: when the process
     // ends, the kernel sends the emulator SIGTERM (PR_SET_PDEATHSIG).
     std::thread::spawn(move || {
-        let log = std::fs::File::create(std::env::temp_dir().join(format!("moto-{port}.log")))
-            .expect("moto log file");
-        let mut command = Command::new(&exe);
-        command
-            .arg(&script)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
+        let mut command = command(port);
         unsafe {
             use std::os::unix::process::CommandExt;
             command.pre_exec(|| {
@@ -63,8 +83,8 @@ fn start() -> String {
             }
             Err(e) => {
                 let _ = ready_tx.send(Err(format!(
-                    "cannot start {}: {e} (run `make setup`)",
-                    exe.display()
+                    "cannot start moto with {}: {e} (run `make setup`)",
+                    python().display()
                 )));
             }
         }
@@ -76,23 +96,63 @@ fn start() -> String {
     if let Ok(Err(e)) = ready_rx.recv() {
         panic!("{e}");
     }
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not listen on {addr} within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    wait_until_listening(port);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// An emulator of one's own, to stop and start again mid-test (its state is lost, as a real
+/// outage's would not be: the test recreates what it needs).
+pub struct Dedicated {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl Dedicated {
+    pub fn start() -> Self {
+        let mut d = Dedicated {
+            port: free_port(),
+            child: None,
+        };
+        d.restart();
+        d
     }
-    format!("http://{addr}")
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the emulator: connections are refused until `restart`.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = Some(command(self.port).spawn().expect("start moto"));
+        wait_until_listening(self.port);
+    }
+}
+
+impl Drop for Dedicated {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// An SDK configuration pointed at the emulator with dummy credentials and the production
 /// timeouts and retries.
 pub async fn sdk_config() -> SdkConfig {
+    sdk_config_at(endpoint()).await
+}
+
+/// The same, pointed at any endpoint (a dedicated emulator, or a black hole).
+pub async fn sdk_config_at(url: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint())
+        .endpoint_url(url)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
         .timeout_config(shared::context::sdk_timeouts())

@@ -1,5 +1,8 @@
 //! `POST /auth/upload/`: a document or image (PDF, CSV, PNG, JPEG, decided by its bytes), stored
 //! privately as an attachment of its detected type; the answer is a time-limited download URL.
+//!
+//! A client that may retry sends an `Idempotency-Key` header: the object's key is then derived
+//! from the user and that key, so a retried upload replaces the first instead of adding a second.
 
 use rand::RngCore;
 use serde_json::json;
@@ -36,16 +39,42 @@ fn download_name(given: Option<&str>, kind: Kind) -> String {
     format!("{stem}.{}", kind.extension())
 }
 
+/// The `Idempotency-Key` header: 1 to 64 letters, digits, `-` or `_`.
+fn idempotency_key(req: &Request) -> ApiResult<Option<String>> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or("").trim();
+    if key.is_empty()
+        || key.len() > 64
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::bad_request(
+            "The Idempotency-Key header must be 1 to 64 letters, digits, - or _.",
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let caller = ctx.authenticate(&req).await?;
     let file = file_part(&req, ctx.config.upload_max_bytes).await?;
     let kind = detect(&file.bytes, ACCEPTED)
         .map_err(|r| refusal_error(r, "a PDF, CSV, PNG or JPEG file"))?;
-    let mut random = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut random);
-    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let key = format!("{}{hex}.{}", upload_prefix(caller.id), kind.extension());
+    let name = match idempotency_key(&req)? {
+        Some(k) => shared::users::sha256_hex(&format!("{}:{}:{k}", caller.id, caller.customer_id))
+            [..32]
+            .to_string(),
+        None => {
+            let mut random = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut random);
+            random.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    };
+    let key = format!("{}{name}.{}", upload_prefix(caller.id), kind.extension());
     let meta = BlobMeta {
         content_type: kind.mime().to_string(),
         disposition: Some(format!(

@@ -11,9 +11,6 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBeha
 
 use super::*;
 
-/// How long a writer waits for another process's transaction before giving up with 503.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -90,14 +87,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and its schema.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Opens (creating if needed) the database file and its schema; a writer waits up to
+    /// `busy_timeout` for another process's transaction before giving up (503).
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(map_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        conn.busy_timeout(busy_timeout).map_err(map_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(map_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")

@@ -2,7 +2,9 @@
 //! `…::embedded::…` on SQLite, `…::aws::…` on DynamoDB in moto_server.
 
 mod boot;
+mod concurrency;
 mod counting;
+mod faults;
 mod loans;
 mod login;
 mod profile;
