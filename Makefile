@@ -11,7 +11,7 @@ LOCAL_ENV := BACKEND=embedded DATABASE_PATH=$(CURDIR)/.local/api.db OUTBOX_PATH=
 ADMIN := cargo run --locked -q -p local --bin fintract-admin --
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: run test test-embedded test-aws lint lint-template fmt setup setup-lambda build zip watch invoke deploy clean
+.PHONY: bench run test test-embedded test-aws lint lint-template fmt setup setup-lambda build zip watch invoke deploy clean
 
 ## Serve every route on http://127.0.0.1:3000 with the embedded backend and demo data.
 run:
@@ -80,6 +80,12 @@ invoke: $(VENV)/.lambda-ready .local/jwt-secret
 	     -e "s|__REFRESH_TOKEN__|$$($(LOCAL_ENV) $(ADMIN) demo-token jblunt refresh)|" \
 	     -e "s|__ADMIN_TOKEN__|$$($(LOCAL_ENV) $(ADMIN) demo-token admin)|" events/$(FN).json > target/invoke-$(FN).json
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda invoke $(FN) --data-file target/invoke-$(FN).json
+
+## Performance budgets (DESIGN.md §10): prints the table and writes target/bench/report.md.
+bench: $(VENV)/.ready
+	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	cargo build --locked --profile perf --workspace --bins
+	$(MOTO) target/perf/bench
 
 ## Deploy with SAM (installed separately: `pip install aws-sam-cli`); see README.
 deploy:

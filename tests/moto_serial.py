@@ -9,6 +9,7 @@ usage: python moto_serial.py -H 127.0.0.1 -p PORT
 """
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -22,12 +23,26 @@ from werkzeug.serving import run_simple
 
 
 class OneAtATime:
+    """Also counts DynamoDB operations by name: GET /_counts reads them, DELETE /_counts resets
+    (the benchmark's count of round trips per endpoint)."""
+
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
+        self.counts = {}
 
     def __call__(self, environ, start_response):
         with self.lock:
+            if environ.get("PATH_INFO") == "/_counts":
+                if environ.get("REQUEST_METHOD") == "DELETE":
+                    self.counts = {}
+                body = json.dumps(self.counts).encode()
+                start_response("200 OK", [("Content-Type", "application/json")])
+                return [body]
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            if target.startswith("DynamoDB_"):
+                operation = target.split(".", 1)[-1]
+                self.counts[operation] = self.counts.get(operation, 0) + 1
             return list(self.app(environ, start_response))
 
 

@@ -3,6 +3,7 @@
 //! data, and offers one helper per endpoint.
 
 pub mod moto;
+pub mod runtime_api;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -2,126 +2,15 @@
 //! here) and fed its `events/<function>.json`: proves `main.rs` wiring, configuration loading and
 //! the API Gateway v2 event format, which handler tests skip.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use acceptance::runtime_api::{self, lambda_env, Outcome, Report};
 use serde_json::Value;
 use shared::config::Config;
 use shared::Ctx;
-use tokio::sync::mpsc;
 
 const SECRET: &str = "boot-test-secret-boot-test-secret-0123456789";
-const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
-
-/// What the function posted back.
-#[derive(Debug)]
-enum Outcome {
-    Response(Value),
-    Error(String),
-    InitError(String),
-}
-
-struct RuntimeApi {
-    event: String,
-    delivered: AtomicBool,
-    outcomes: mpsc::UnboundedSender<Outcome>,
-}
-
-impl RuntimeApi {
-    async fn handle(
-        self: Arc<Self>,
-        req: hyper::Request<hyper::body::Incoming>,
-    ) -> hyper::Response<Full<Bytes>> {
-        let (method, path) = (req.method().clone(), req.uri().path().to_string());
-        let body = req
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&body).to_string();
-        let accepted = || {
-            let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"{\"status\":\"OK\"}")));
-            *r.status_mut() = hyper::StatusCode::ACCEPTED;
-            r
-        };
-        match (method.as_str(), path.as_str()) {
-            ("GET", "/2018-06-01/runtime/invocation/next") => {
-                if self.delivered.swap(true, Ordering::SeqCst) {
-                    // One invocation per boot: later polls wait, as a frozen sandbox would.
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                }
-                let deadline = (shared::now() + 30) * 1000;
-                hyper::Response::builder()
-                    .header("lambda-runtime-aws-request-id", REQUEST_ID)
-                    .header("lambda-runtime-deadline-ms", deadline.to_string())
-                    .header(
-                        "lambda-runtime-invoked-function-arn",
-                        "arn:aws:lambda:eu-west-1:123456789012:function:boot",
-                    )
-                    .header(
-                        "lambda-runtime-trace-id",
-                        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
-                    )
-                    .body(Full::new(Bytes::from(self.event.clone())))
-                    .unwrap()
-            }
-            ("POST", p) if p == format!("/2018-06-01/runtime/invocation/{REQUEST_ID}/response") => {
-                let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-                let _ = self.outcomes.send(Outcome::Response(value));
-                accepted()
-            }
-            ("POST", p) if p == format!("/2018-06-01/runtime/invocation/{REQUEST_ID}/error") => {
-                let _ = self.outcomes.send(Outcome::Error(text));
-                accepted()
-            }
-            ("POST", "/2018-06-01/runtime/init/error") => {
-                let _ = self.outcomes.send(Outcome::InitError(text));
-                accepted()
-            }
-            _ => {
-                let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"not found")));
-                *r.status_mut() = hyper::StatusCode::NOT_FOUND;
-                r
-            }
-        }
-    }
-}
-
-/// Starts a Runtime API serving `event` once; returns its address and the outcome channel.
-async fn runtime_api(event: String) -> (SocketAddr, mpsc::UnboundedReceiver<Outcome>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let api = Arc::new(RuntimeApi {
-        event,
-        delivered: AtomicBool::new(false),
-        outcomes: tx,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let api = api.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let api = api.clone();
-                    async move { Ok::<_, Infallible>(api.handle(req).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (addr, rx)
-}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -160,19 +49,10 @@ async fn boot(function: &str) -> (u16, Value) {
         .replace("__ADMIN_TOKEN__", &admin.access);
     drop(ctx);
 
-    let (addr, mut outcomes) = runtime_api(event).await;
+    let (addr, mut reports) = runtime_api::start(event, 1).await;
     let mut child = tokio::process::Command::new(binary(function))
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", function)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env(
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{function}"),
-        )
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "boot-test")
+        .envs(lambda_env(function, addr))
         .env("BACKEND", "embedded")
         .env("DATABASE_PATH", &db)
         .env("OUTBOX_PATH", dir.path().join("outbox.jsonl"))
@@ -183,10 +63,9 @@ async fn boot(function: &str) -> (u16, Value) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let outcome = tokio::time::timeout(Duration::from_secs(30), outcomes.recv())
+    let outcome = tokio::time::timeout(Duration::from_secs(30), done(&mut reports))
         .await
-        .unwrap_or_else(|_| panic!("{function} answered nothing within 30 s"))
-        .expect("an outcome");
+        .unwrap_or_else(|_| panic!("{function} answered nothing within 30 s"));
     let _ = child.kill().await;
     match outcome {
         Outcome::Response(v) => {
@@ -200,6 +79,16 @@ async fn boot(function: &str) -> (u16, Value) {
             (status, body)
         }
         other => panic!("{function} did not answer with a response: {other:?}"),
+    }
+}
+
+/// The first outcome reported, skipping the poll notice.
+async fn done(reports: &mut tokio::sync::mpsc::UnboundedReceiver<Report>) -> Outcome {
+    loop {
+        match reports.recv().await.expect("the runtime API runs") {
+            Report::Done(_, outcome) => return outcome,
+            Report::FirstPoll(_) => continue,
+        }
     }
 }
 
@@ -237,15 +126,10 @@ boots! {
 
 #[tokio::test]
 async fn a_function_without_its_configuration_reports_an_init_error() {
-    let (addr, mut outcomes) = runtime_api("{}".into()).await;
+    let (addr, mut reports) = runtime_api::start("{}".into(), 1).await;
     let mut child = tokio::process::Command::new(binary("loans"))
         .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "loans")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/loans")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "boot-test")
+        .envs(lambda_env("loans", addr))
         .env("BACKEND", "embedded")
         .env(
             "DATABASE_PATH",
@@ -262,8 +146,7 @@ async fn a_function_without_its_configuration_reports_an_init_error() {
         .expect("it exits")
         .unwrap();
     assert!(!status.success());
-    if let Ok(Some(outcome)) =
-        tokio::time::timeout(Duration::from_millis(100), outcomes.recv()).await
+    if let Ok(outcome) = tokio::time::timeout(Duration::from_millis(100), done(&mut reports)).await
     {
         match outcome {
             Outcome::InitError(report) | Outcome::Error(report) => {

@@ -1,0 +1,454 @@
+//! `make bench`: the performance budgets of DESIGN.md §10, measured on this machine and written
+//! to `target/bench/report.md`. Medians of repeated runs; the cold-start budget is a ratio to a
+//! bare `lambda_runtime` echo function measured in the same run, so a noisy machine moves both.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use acceptance::runtime_api::{self, lambda_env, Report};
+use acceptance::{demo, moto, TestApp};
+use serde_json::{json, Value};
+use shared::config::Config;
+use shared::Ctx;
+
+const SECRET: &str = "bench-secret-bench-secret-bench-secret-0123";
+const COLD_STARTS: usize = 20;
+const WARM_INVOCATIONS: usize = 1000;
+
+fn release_dir() -> PathBuf {
+    std::env::current_exe().unwrap().parent().unwrap().to_path_buf()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn functions() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo().join("functions"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[v.len() / 2]
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A seeded SQLite file and the function's event with demo tokens filled in.
+async fn prepared(dir: &Path, function: &str) -> String {
+    let ctx = Ctx::embedded(Config::embedded(dir.join("api.db"), SECRET.as_bytes().to_vec())).unwrap();
+    local::demo::seed(&ctx).await.unwrap();
+    if function == "lambda-echo" {
+        return std::fs::read_to_string(repo().join("events/loans.json")).unwrap();
+    }
+    let user = |name: &'static str| {
+        let ctx = &ctx;
+        async move { ctx.store.user_by_username(name).await.unwrap().unwrap() }
+    };
+    let james = ctx.issue_tokens(&user("jblunt").await).await.unwrap();
+    let admin = ctx.issue_tokens(&user("admin").await).await.unwrap();
+    std::fs::read_to_string(repo().join("events").join(format!("{function}.json")))
+        .unwrap()
+        .replace("__ACCESS_TOKEN__", &james.access)
+        .replace("__REFRESH_TOKEN__", &james.refresh)
+        .replace("__ADMIN_TOKEN__", &admin.access)
+}
+
+struct Run {
+    init_ms: f64,
+    first_response_ms: f64,
+    peak_rss_kb: Vec<u64>,
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Starts `function` against a Runtime API with `invocations` events; returns its timings and
+/// its peak RSS after each of `checkpoints` invocations.
+async fn run(function: &str, dir: &Path, event: &str, invocations: usize, checkpoints: &[usize]) -> Run {
+    let (addr, mut reports) = runtime_api::start(event.to_string(), invocations).await;
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(release_dir().join(function))
+        .env_clear()
+        .envs(lambda_env(function, addr))
+        .env("BACKEND", "embedded")
+        .env("DATABASE_PATH", dir.join("api.db"))
+        .env("OUTBOX_PATH", dir.join("outbox.jsonl"))
+        .env("BLOB_DIR", dir.join("blobs"))
+        .env("JWT_SECRET", SECRET)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{function}: {e} (build with `cargo build --release --workspace --bins`)"));
+    let pid = child.id().unwrap_or(0);
+    let (mut init, mut first, mut done, mut rss) = (f64::NAN, f64::NAN, 0, Vec::new());
+    while done < invocations {
+        match tokio::time::timeout(Duration::from_secs(60), reports.recv()).await {
+            Ok(Some(Report::FirstPoll(at))) => init = (at - started).as_secs_f64() * 1000.0,
+            Ok(Some(Report::Done(at, _))) => {
+                done += 1;
+                if done == 1 {
+                    first = (at - started).as_secs_f64() * 1000.0;
+                }
+                if checkpoints.contains(&done) {
+                    rss.push(peak_rss_kb(pid));
+                }
+            }
+            _ => break,
+        }
+    }
+    let _ = child.kill().await;
+    Run {
+        init_ms: init,
+        first_response_ms: first,
+        peak_rss_kb: rss,
+    }
+}
+
+async fn cold_and_memory(report: &mut String) {
+    writeln!(report, "## Cold start, memory (release build, {} starts each; {} warm invocations)\n", COLD_STARTS, WARM_INVOCATIONS).unwrap();
+    writeln!(report, "| function | init median (ms) | × floor | first response median (ms) | peak RSS after 10 / {} (MB) |", WARM_INVOCATIONS).unwrap();
+    writeln!(report, "|---|---|---|---|---|").unwrap();
+    let mut names = vec!["lambda-echo".to_string()];
+    names.extend(functions());
+    let mut floor = f64::NAN;
+    for function in &names {
+        let dir = tempfile::tempdir().unwrap();
+        let event = prepared(dir.path(), function).await;
+        let mut inits = Vec::new();
+        let mut firsts = Vec::new();
+        for _ in 0..COLD_STARTS {
+            let r = run(function, dir.path(), &event, 1, &[]).await;
+            inits.push(r.init_ms);
+            firsts.push(r.first_response_ms);
+        }
+        let fresh = tempfile::tempdir().unwrap();
+        let event = prepared(fresh.path(), function).await;
+        let warm = run(function, fresh.path(), &event, WARM_INVOCATIONS, &[10, WARM_INVOCATIONS]).await;
+        let init = median(inits);
+        if function == "lambda-echo" {
+            floor = init;
+        }
+        let mb = |kb: Option<&u64>| kb.map(|k| format!("{:.1}", *k as f64 / 1024.0)).unwrap_or("-".into());
+        writeln!(
+            report,
+            "| {function} | {init:.2} | {:.2} | {:.2} | {} / {} |",
+            init / floor,
+            median(firsts),
+            mb(warm.peak_rss_kb.first()),
+            mb(warm.peak_rss_kb.get(1)),
+        )
+        .unwrap();
+        eprintln!("cold start and memory: {function} done");
+    }
+    writeln!(report).unwrap();
+}
+
+fn sizes(report: &mut String) {
+    writeln!(report, "## Artifact size\n").unwrap();
+    writeln!(report, "| function | native release binary (MB) | arm64 bootstrap.zip (MB, `make zip`) |").unwrap();
+    writeln!(report, "|---|---|---|").unwrap();
+    for f in functions() {
+        let native = std::fs::metadata(release_dir().join(&f)).map(|m| m.len() as f64 / 1e6).unwrap_or(f64::NAN);
+        let zip = std::fs::metadata(repo().join("target/lambda").join(&f).join("bootstrap.zip"))
+            .map(|m| format!("{:.2}", m.len() as f64 / 1e6))
+            .unwrap_or_else(|_| "not built".into());
+        writeln!(report, "| {f} | {native:.2} | {zip} |").unwrap();
+    }
+    writeln!(report).unwrap();
+}
+
+/// Starts the release gateway on a fresh seeded database; returns its base URL and the process.
+async fn gateway(dir: &Path) -> (String, tokio::process::Child) {
+    let ctx = Ctx::embedded(Config::embedded(dir.join("api.db"), SECRET.as_bytes().to_vec())).unwrap();
+    local::demo::seed(&ctx).await.unwrap();
+    drop(ctx);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = tokio::process::Command::new(release_dir().join("local-gateway"))
+        .env("DATABASE_PATH", dir.join("api.db"))
+        .env("OUTBOX_PATH", dir.join("outbox.jsonl"))
+        .env("BLOB_DIR", dir.join("blobs"))
+        .env("JWT_SECRET", SECRET)
+        .env("PORT", port.to_string())
+        .env("THROTTLE_MULTIPLIER", "100000")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("local-gateway (release)");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{base}/_local/outbox")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (base, child)
+}
+
+async fn token(client: &reqwest::Client, base: &str, user: &demo::DemoUser) -> Value {
+    client
+        .post(format!("{base}/token/"))
+        .json(&json!({"username": user.username, "password": user.password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// wrk's p50, p99 (ms) and requests per second.
+fn wrk(base: &str, connections: usize, script: &Path) -> (f64, f64, f64) {
+    let out = std::process::Command::new("wrk")
+        .args(["-t", "1", "-c", &connections.to_string(), "-d", "5s", "--latency", "-s"])
+        .arg(script)
+        .arg(format!("{base}/api/accounts/loans/"))
+        .output()
+        .expect("wrk (Debian package `wrk`)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ms = |label: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(|v| {
+                let (num, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
+                let n: f64 = num.parse().unwrap_or(f64::NAN);
+                match unit {
+                    "us" => n / 1000.0,
+                    "s" => n * 1000.0,
+                    _ => n,
+                }
+            })
+            .unwrap_or(f64::NAN)
+    };
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    (ms("50%"), ms("99%"), rps)
+}
+
+/// Refresh chains: each rotation uses the refresh token the previous one returned.
+async fn refresh_chains(client: &reqwest::Client, base: &str, chains: usize) -> (f64, f64, f64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let started = Instant::now();
+    let tasks = (0..chains).map(|_| {
+        let (client, base) = (client.clone(), base.to_string());
+        async move {
+            let mut refresh = token(&client, &base, &demo::SARAH).await["refresh"].as_str().unwrap().to_string();
+            let mut samples = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let r: Value = client
+                    .post(format!("{base}/token/refresh/"))
+                    .json(&json!({ "refresh": refresh }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                samples.push(t.elapsed().as_secs_f64() * 1000.0);
+                refresh = r["refresh"].as_str().expect("a rotated pair").to_string();
+            }
+            samples
+        }
+    });
+    let all: Vec<f64> = futures::future::join_all(tasks).await.into_iter().flatten().collect();
+    let rps = all.len() as f64 / started.elapsed().as_secs_f64();
+    (percentile(all.clone(), 0.5), percentile(all, 0.99), rps)
+}
+
+async fn latency(report: &mut String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, _gateway) = gateway(dir.path()).await;
+    let client = reqwest::Client::new();
+    let access = token(&client, &base, &demo::JAMES).await["access"].as_str().unwrap().to_string();
+    let script = dir.path().join("loans.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = '{{\"account_number\":\"{}\"}}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {access}\"\n",
+            demo::JAMES_ACCOUNT
+        ),
+    )
+    .unwrap();
+    writeln!(report, "## Warm latency through the gateway (embedded backend, release build, 5 s per row)\n").unwrap();
+    writeln!(report, "| endpoint | concurrency | p50 (ms) | p99 (ms) | requests/s |").unwrap();
+    writeln!(report, "|---|---|---|---|---|").unwrap();
+    for c in [1, 4, 16] {
+        let (p50, p99, rps) = wrk(&base, c, &script);
+        writeln!(report, "| loans (wrk) | {c} | {p50:.3} | {p99:.3} | {rps:.0} |").unwrap();
+    }
+    for c in [1, 4] {
+        let (p50, p99, rps) = refresh_chains(&client, &base, c).await;
+        writeln!(report, "| token-refresh (rotation chains) | {c} | {p50:.3} | {p99:.3} | {rps:.0} |").unwrap();
+    }
+    writeln!(report).unwrap();
+
+    // Hashing runs on the blocking pool: loans keeps answering while passwords are hashed.
+    let hashes = (0..10)
+        .map(|_| {
+            let t = Instant::now();
+            shared::password::hash_blocking("correct horse battery staple").unwrap();
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect::<Vec<_>>();
+    let loans_p99 = |n: usize| {
+        let (client, base, access) = (client.clone(), base.clone(), access.clone());
+        async move {
+            let mut samples = Vec::new();
+            for _ in 0..n {
+                let t = Instant::now();
+                client
+                    .post(format!("{base}/api/accounts/loans/"))
+                    .bearer_auth(&access)
+                    .json(&json!({"account_number": demo::JAMES_ACCOUNT}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+                samples.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            (percentile(samples.clone(), 0.5), percentile(samples, 0.99))
+        }
+    };
+    let idle = loans_p99(300).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hashers: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, base, stop) = (client.clone(), base.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    token(&client, &base, &demo::PETER).await;
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let busy = loans_p99(300).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut logins = 0;
+    for h in hashers {
+        logins += h.await.unwrap_or(0);
+    }
+    writeln!(report, "## Password hashing (argon2id m=19 MiB, t=2, p=1)\n").unwrap();
+    writeln!(report, "- one hash: median {:.1} ms over 10", median(hashes)).unwrap();
+    writeln!(
+        report,
+        "- loans p50/p99 at concurrency 1: {:.3} / {:.3} ms idle; {:.3} / {:.3} ms while 4 clients sign in without pause ({logins} sign-ins hashed meanwhile, 2 cores)\n",
+        idle.0, idle.1, busy.0, busy.1
+    )
+    .unwrap();
+}
+
+async fn dynamodb_round_trips(report: &mut String) {
+    let emulator = moto::Dedicated::start();
+    let url = emulator.url();
+    let sdk = moto::sdk_config_at(&url).await;
+    let app = TestApp::spawn_on(sdk, |c| c.throttle_multiplier = 1000).await;
+    let client = reqwest::Client::new();
+    let counts = || {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let v: Value = client.get(format!("{url}/_counts")).send().await.unwrap().json().await.unwrap();
+            client.delete(format!("{url}/_counts")).send().await.unwrap();
+            v
+        }
+    };
+    let user = app.new_user("CUSTOMER").await;
+    let signed_in = app.sign_in(&user).await;
+    let access = signed_in.body["tokens"]["access"].as_str().unwrap().to_string();
+    let refresh = signed_in.body["tokens"]["refresh"].as_str().unwrap().to_string();
+    let james = app.access_token(&demo::JAMES).await;
+    let admin = app.access_token(&demo::ADMIN).await;
+    writeln!(report, "## DynamoDB requests per endpoint (counted at the emulator, one warm request each)\n").unwrap();
+    writeln!(report, "| endpoint | requests | by operation (counter table included) |").unwrap();
+    writeln!(report, "|---|---|---|").unwrap();
+    let mut row = |name: &str, v: Value| {
+        let total: u64 = v.as_object().map(|m| m.values().filter_map(Value::as_u64).sum()).unwrap_or(0);
+        writeln!(report, "| {name} | {total} | {} |", v).unwrap();
+    };
+    counts().await;
+    app.token(demo::JAMES.username, demo::JAMES.password).await;
+    row("POST /token/", counts().await);
+    app.refresh(&refresh).await;
+    row("POST /token/refresh/", counts().await);
+    app.loans(demo::JAMES_ACCOUNT, Some(&james)).await;
+    row("POST /api/accounts/loans/", counts().await);
+    let body = app.registration("CUSTOMER");
+    app.register(&body, None).await;
+    row("POST /auth/register/", counts().await);
+    let link = app.link_sent_to(body["email"].as_str().unwrap()).await;
+    counts().await;
+    app.send(app.client.get(app.url(&link))).await;
+    row("GET /auth/verify-email/", counts().await);
+    app.post_json("/auth/re-verify-email/", &json!({"email": user.email}), None).await;
+    row("POST /auth/re-verify-email/", counts().await);
+    app.login(&user.email, &user.password, "Email").await;
+    row("POST /auth/login/", counts().await);
+    let code = app.code_sent_to(&user.email).await;
+    counts().await;
+    app.verify_otp(user.id, &code).await;
+    row("POST /auth/login/{id}/", counts().await);
+    app.post_json("/auth/admin_approval/", &json!({"customer_id": user.customer_id}), Some(&admin)).await;
+    row("POST /auth/admin_approval/", counts().await);
+    app.call("GET", &format!("/auth/info/{}/", user.id), None, Some(&access)).await;
+    row("GET /auth/info/{id}/", counts().await);
+    app.call("PATCH", &format!("/auth/update/usr/{}/", user.id), Some(&json!({"country": "UG"})), Some(&access)).await;
+    row("PATCH /auth/update/usr/{id}/", counts().await);
+    app.call("PUT", "/auth/user-update/", Some(&json!({"username": format!("{}x", user.username), "name": "N"})), Some(&access)).await;
+    row("PUT /auth/user-update/", counts().await);
+    app.call("PUT", "/auth/account-deactivate/", None, Some(&james)).await;
+    row("PUT /auth/account-deactivate/", counts().await);
+    app.call("DELETE", "/auth/delete/", None, Some(&access)).await;
+    row("DELETE /auth/delete/", counts().await);
+    writeln!(report).unwrap();
+}
+
+#[tokio::main]
+async fn main() {
+    let mut report = String::from("# Benchmark report\n\n");
+    writeln!(report, "Machine: {} cores; `make bench`.\n", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)).unwrap();
+    cold_and_memory(&mut report).await;
+    sizes(&mut report);
+    latency(&mut report).await;
+    dynamodb_round_trips(&mut report).await;
+    let out = repo().join("target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("report.md"), &report).unwrap();
+    println!("{report}");
+}
