@@ -22,6 +22,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update as UpdateOp,
@@ -149,6 +150,25 @@ fn cancellation_codes(
                 .collect(),
         ),
         _ => None,
+    }
+}
+
+/// Every item a query matches, following `LastEvaluatedKey` page by page.
+async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = query
+            .clone()
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| sdk_err("Query", e))?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
     }
 }
 
@@ -336,33 +356,22 @@ impl UserStore for DynamoStore {
     async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
         let id = user.id;
         // Tokens and links first: if this fails half-way, the user is still there to retry with.
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
+        let owned = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(format!("USERTOKENS#{id}")));
+        for item in query_all(owned).await? {
+            self.client
+                .delete_item()
                 .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :pk")
-                .expression_attribute_values(":pk", s(format!("USERTOKENS#{id}")))
-                .set_exclusive_start_key(start)
+                .key("pk", s(string(&item, "pk")?))
+                .key("sk", s(string(&item, "sk")?))
                 .send()
                 .await
-                .map_err(|e| sdk_err("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                self.client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .key("pk", s(string(&item, "pk")?))
-                    .key("sk", s(string(&item, "sk")?))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("DeleteItem", e))?;
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+                .map_err(|e| sdk_err("DeleteItem", e))?;
         }
         let delete = |pk: String, sk: &str| -> Result<TransactWriteItem, StoreError> {
             let d = Delete::builder()
@@ -416,61 +425,40 @@ impl AccountStore for DynamoStore {
         &self,
         number: &str,
     ) -> Result<Option<AccountWithLoans>, StoreError> {
+        let partition = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("ACCOUNT#{number}")))
+            .consistent_read(true);
         let mut account = None;
         let mut loans = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("ACCOUNT#{number}")))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_err("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                let sk = string(&item, "sk")?;
-                if sk == "ACCOUNT" {
-                    account = Some(from_item::<Account>(item)?);
-                } else if sk.starts_with("LOAN#") {
-                    loans.push(from_item::<Loan>(item)?);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+        for item in query_all(partition).await? {
+            let sk = string(&item, "sk")?;
+            if sk == "ACCOUNT" {
+                account = Some(from_item::<Account>(item)?);
+            } else if sk.starts_with("LOAN#") {
+                loans.push(from_item::<Loan>(item)?);
             }
         }
         Ok(account.map(|account| AccountWithLoans { account, loans }))
     }
 
     async fn accounts_of_customer(&self, customer_id: &str) -> Result<Vec<Account>, StoreError> {
-        let mut accounts = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :prefix)")
-                .expression_attribute_values(":pk", s(format!("CUSTOMER#{customer_id}")))
-                .expression_attribute_values(":prefix", s("ACCOUNT#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_err("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                accounts.push(from_item::<Account>(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let index = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :prefix)")
+            .expression_attribute_values(":pk", s(format!("CUSTOMER#{customer_id}")))
+            .expression_attribute_values(":prefix", s("ACCOUNT#"));
+        let mut accounts = query_all(index)
+            .await?
+            .into_iter()
+            .map(from_item::<Account>)
+            .collect::<Result<Vec<_>, _>>()?;
         accounts.sort_by(|a, b| a.account_number.cmp(&b.account_number));
         Ok(accounts)
     }

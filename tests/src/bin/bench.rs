@@ -19,7 +19,11 @@ const COLD_STARTS: usize = 20;
 const WARM_INVOCATIONS: usize = 1000;
 
 fn release_dir() -> PathBuf {
-    std::env::current_exe().unwrap().parent().unwrap().to_path_buf()
+    std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn repo() -> PathBuf {
@@ -53,7 +57,11 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
 
 /// A seeded SQLite file and the function's event with demo tokens filled in.
 async fn prepared(dir: &Path, function: &str) -> String {
-    let ctx = Ctx::embedded(Config::embedded(dir.join("api.db"), SECRET.as_bytes().to_vec())).unwrap();
+    let ctx = Ctx::embedded(Config::embedded(
+        dir.join("api.db"),
+        SECRET.as_bytes().to_vec(),
+    ))
+    .unwrap();
     local::demo::seed(&ctx).await.unwrap();
     if function == "lambda-echo" {
         return std::fs::read_to_string(repo().join("events/loans.json")).unwrap();
@@ -88,7 +96,13 @@ fn peak_rss_kb(pid: u32) -> u64 {
 
 /// Starts `function` against a Runtime API with `invocations` events; returns its timings and
 /// its peak RSS after each of `checkpoints` invocations.
-async fn run(function: &str, dir: &Path, event: &str, invocations: usize, checkpoints: &[usize]) -> Run {
+async fn run(
+    function: &str,
+    dir: &Path,
+    event: &str,
+    invocations: usize,
+    checkpoints: &[usize],
+) -> Run {
     let (addr, mut reports) = runtime_api::start(event.to_string(), invocations).await;
     let started = Instant::now();
     let mut child = tokio::process::Command::new(release_dir().join(function))
@@ -104,7 +118,9 @@ async fn run(function: &str, dir: &Path, event: &str, invocations: usize, checkp
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|e| panic!("{function}: {e} (build with `cargo build --release --workspace --bins`)"));
+        .unwrap_or_else(|e| {
+            panic!("{function}: {e} (build with `cargo build --release --workspace --bins`)")
+        });
     let pid = child.id().unwrap_or(0);
     let (mut init, mut first, mut done, mut rss) = (f64::NAN, f64::NAN, 0, Vec::new());
     while done < invocations {
@@ -131,7 +147,12 @@ async fn run(function: &str, dir: &Path, event: &str, invocations: usize, checkp
 }
 
 async fn cold_and_memory(report: &mut String) {
-    writeln!(report, "## Cold start, memory (release build, {} starts each; {} warm invocations)\n", COLD_STARTS, WARM_INVOCATIONS).unwrap();
+    writeln!(
+        report,
+        "## Cold start, memory (release build, {} starts each; {} warm invocations)\n",
+        COLD_STARTS, WARM_INVOCATIONS
+    )
+    .unwrap();
     writeln!(report, "| function | init median (ms) | × floor | first response median (ms) | peak RSS after 10 / {} (MB) |", WARM_INVOCATIONS).unwrap();
     writeln!(report, "|---|---|---|---|---|").unwrap();
     let mut names = vec!["lambda-echo".to_string()];
@@ -149,12 +170,22 @@ async fn cold_and_memory(report: &mut String) {
         }
         let fresh = tempfile::tempdir().unwrap();
         let event = prepared(fresh.path(), function).await;
-        let warm = run(function, fresh.path(), &event, WARM_INVOCATIONS, &[10, WARM_INVOCATIONS]).await;
+        let warm = run(
+            function,
+            fresh.path(),
+            &event,
+            WARM_INVOCATIONS,
+            &[10, WARM_INVOCATIONS],
+        )
+        .await;
         let init = median(inits);
         if function == "lambda-echo" {
             floor = init;
         }
-        let mb = |kb: Option<&u64>| kb.map(|k| format!("{:.1}", *k as f64 / 1024.0)).unwrap_or("-".into());
+        let mb = |kb: Option<&u64>| {
+            kb.map(|k| format!("{:.1}", *k as f64 / 1024.0))
+                .unwrap_or("-".into())
+        };
         writeln!(
             report,
             "| {function} | {init:.2} | {:.2} | {:.2} | {} / {} |",
@@ -171,10 +202,16 @@ async fn cold_and_memory(report: &mut String) {
 
 fn sizes(report: &mut String) {
     writeln!(report, "## Artifact size\n").unwrap();
-    writeln!(report, "| function | native release binary (MB) | arm64 bootstrap.zip (MB, `make zip`) |").unwrap();
+    writeln!(
+        report,
+        "| function | native release binary (MB) | arm64 bootstrap.zip (MB, `make zip`) |"
+    )
+    .unwrap();
     writeln!(report, "|---|---|---|").unwrap();
     for f in functions() {
-        let native = std::fs::metadata(release_dir().join(&f)).map(|m| m.len() as f64 / 1e6).unwrap_or(f64::NAN);
+        let native = std::fs::metadata(release_dir().join(&f))
+            .map(|m| m.len() as f64 / 1e6)
+            .unwrap_or(f64::NAN);
         let zip = std::fs::metadata(repo().join("target/lambda").join(&f).join("bootstrap.zip"))
             .map(|m| format!("{:.2}", m.len() as f64 / 1e6))
             .unwrap_or_else(|_| "not built".into());
@@ -185,10 +222,18 @@ fn sizes(report: &mut String) {
 
 /// Starts the release gateway on a fresh seeded database; returns its base URL and the process.
 async fn gateway(dir: &Path) -> (String, tokio::process::Child) {
-    let ctx = Ctx::embedded(Config::embedded(dir.join("api.db"), SECRET.as_bytes().to_vec())).unwrap();
+    let ctx = Ctx::embedded(Config::embedded(
+        dir.join("api.db"),
+        SECRET.as_bytes().to_vec(),
+    ))
+    .unwrap();
     local::demo::seed(&ctx).await.unwrap();
     drop(ctx);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = tokio::process::Command::new(release_dir().join("local-gateway"))
         .env("DATABASE_PATH", dir.join("api.db"))
         .env("OUTBOX_PATH", dir.join("outbox.jsonl"))
@@ -205,7 +250,12 @@ async fn gateway(dir: &Path) -> (String, tokio::process::Child) {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/_local/outbox")).send().await.is_err() {
+    while client
+        .get(format!("{base}/_local/outbox"))
+        .send()
+        .await
+        .is_err()
+    {
         assert!(Instant::now() < deadline, "the gateway did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -227,7 +277,16 @@ async fn token(client: &reqwest::Client, base: &str, user: &demo::DemoUser) -> V
 /// wrk's p50, p99 (ms) and requests per second.
 fn wrk(base: &str, connections: usize, script: &Path) -> (f64, f64, f64) {
     let out = std::process::Command::new("wrk")
-        .args(["-t", "1", "-c", &connections.to_string(), "-d", "5s", "--latency", "-s"])
+        .args([
+            "-t",
+            "1",
+            "-c",
+            &connections.to_string(),
+            "-d",
+            "5s",
+            "--latency",
+            "-s",
+        ])
         .arg(script)
         .arg(format!("{base}/api/accounts/loans/"))
         .output()
@@ -238,7 +297,8 @@ fn wrk(base: &str, connections: usize, script: &Path) -> (f64, f64, f64) {
             .find(|l| l.trim_start().starts_with(label))
             .and_then(|l| l.split_whitespace().nth(1))
             .map(|v| {
-                let (num, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
+                let (num, unit) =
+                    v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
                 let n: f64 = num.parse().unwrap_or(f64::NAN);
                 match unit {
                     "us" => n / 1000.0,
@@ -264,7 +324,10 @@ async fn refresh_chains(client: &reqwest::Client, base: &str, chains: usize) -> 
     let tasks = (0..chains).map(|_| {
         let (client, base) = (client.clone(), base.to_string());
         async move {
-            let mut refresh = token(&client, &base, &demo::SARAH).await["refresh"].as_str().unwrap().to_string();
+            let mut refresh = token(&client, &base, &demo::SARAH).await["refresh"]
+                .as_str()
+                .unwrap()
+                .to_string();
             let mut samples = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
@@ -283,7 +346,11 @@ async fn refresh_chains(client: &reqwest::Client, base: &str, chains: usize) -> 
             samples
         }
     });
-    let all: Vec<f64> = futures::future::join_all(tasks).await.into_iter().flatten().collect();
+    let all: Vec<f64> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     let rps = all.len() as f64 / started.elapsed().as_secs_f64();
     (percentile(all.clone(), 0.5), percentile(all, 0.99), rps)
 }
@@ -292,7 +359,10 @@ async fn latency(report: &mut String) {
     let dir = tempfile::tempdir().unwrap();
     let (base, _gateway) = gateway(dir.path()).await;
     let client = reqwest::Client::new();
-    let access = token(&client, &base, &demo::JAMES).await["access"].as_str().unwrap().to_string();
+    let access = token(&client, &base, &demo::JAMES).await["access"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let script = dir.path().join("loans.lua");
     std::fs::write(
         &script,
@@ -302,16 +372,32 @@ async fn latency(report: &mut String) {
         ),
     )
     .unwrap();
-    writeln!(report, "## Warm latency through the gateway (embedded backend, release build, 5 s per row)\n").unwrap();
-    writeln!(report, "| endpoint | concurrency | p50 (ms) | p99 (ms) | requests/s |").unwrap();
+    writeln!(
+        report,
+        "## Warm latency through the gateway (embedded backend, release build, 5 s per row)\n"
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "| endpoint | concurrency | p50 (ms) | p99 (ms) | requests/s |"
+    )
+    .unwrap();
     writeln!(report, "|---|---|---|---|---|").unwrap();
     for c in [1, 4, 16] {
         let (p50, p99, rps) = wrk(&base, c, &script);
-        writeln!(report, "| loans (wrk) | {c} | {p50:.3} | {p99:.3} | {rps:.0} |").unwrap();
+        writeln!(
+            report,
+            "| loans (wrk) | {c} | {p50:.3} | {p99:.3} | {rps:.0} |"
+        )
+        .unwrap();
     }
     for c in [1, 4] {
         let (p50, p99, rps) = refresh_chains(&client, &base, c).await;
-        writeln!(report, "| token-refresh (rotation chains) | {c} | {p50:.3} | {p99:.3} | {rps:.0} |").unwrap();
+        writeln!(
+            report,
+            "| token-refresh (rotation chains) | {c} | {p50:.3} | {p99:.3} | {rps:.0} |"
+        )
+        .unwrap();
     }
     writeln!(report).unwrap();
 
@@ -365,8 +451,17 @@ async fn latency(report: &mut String) {
     for h in hashers {
         logins += h.await.unwrap_or(0);
     }
-    writeln!(report, "## Password hashing (argon2id m=19 MiB, t=2, p=1)\n").unwrap();
-    writeln!(report, "- one hash: median {:.1} ms over 10", median(hashes)).unwrap();
+    writeln!(
+        report,
+        "## Password hashing (argon2id m=19 MiB, t=2, p=1)\n"
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "- one hash: median {:.1} ms over 10",
+        median(hashes)
+    )
+    .unwrap();
     writeln!(
         report,
         "- loans p50/p99 at concurrency 1: {:.3} / {:.3} ms idle; {:.3} / {:.3} ms while 4 clients sign in without pause ({logins} sign-ins hashed meanwhile, 2 cores)\n",
@@ -384,22 +479,50 @@ async fn dynamodb_round_trips(report: &mut String) {
     let counts = || {
         let (client, url) = (client.clone(), url.clone());
         async move {
-            let v: Value = client.get(format!("{url}/_counts")).send().await.unwrap().json().await.unwrap();
-            client.delete(format!("{url}/_counts")).send().await.unwrap();
+            let v: Value = client
+                .get(format!("{url}/_counts"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            client
+                .delete(format!("{url}/_counts"))
+                .send()
+                .await
+                .unwrap();
             v
         }
     };
     let user = app.new_user("CUSTOMER").await;
     let signed_in = app.sign_in(&user).await;
-    let access = signed_in.body["tokens"]["access"].as_str().unwrap().to_string();
-    let refresh = signed_in.body["tokens"]["refresh"].as_str().unwrap().to_string();
+    let access = signed_in.body["tokens"]["access"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refresh = signed_in.body["tokens"]["refresh"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let james = app.access_token(&demo::JAMES).await;
     let admin = app.access_token(&demo::ADMIN).await;
-    writeln!(report, "## DynamoDB requests per endpoint (counted at the emulator, one warm request each)\n").unwrap();
-    writeln!(report, "| endpoint | requests | by operation (counter table included) |").unwrap();
+    writeln!(
+        report,
+        "## DynamoDB requests per endpoint (counted at the emulator, one warm request each)\n"
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "| endpoint | requests | by operation (counter table included) |"
+    )
+    .unwrap();
     writeln!(report, "|---|---|---|").unwrap();
     let mut row = |name: &str, v: Value| {
-        let total: u64 = v.as_object().map(|m| m.values().filter_map(Value::as_u64).sum()).unwrap_or(0);
+        let total: u64 = v
+            .as_object()
+            .map(|m| m.values().filter_map(Value::as_u64).sum())
+            .unwrap_or(0);
         writeln!(report, "| {name} | {total} | {} |", v).unwrap();
     };
     counts().await;
@@ -416,7 +539,12 @@ async fn dynamodb_round_trips(report: &mut String) {
     counts().await;
     app.send(app.client.get(app.url(&link))).await;
     row("GET /auth/verify-email/", counts().await);
-    app.post_json("/auth/re-verify-email/", &json!({"email": user.email}), None).await;
+    app.post_json(
+        "/auth/re-verify-email/",
+        &json!({"email": user.email}),
+        None,
+    )
+    .await;
     row("POST /auth/re-verify-email/", counts().await);
     app.login(&user.email, &user.password, "Email").await;
     row("POST /auth/login/", counts().await);
@@ -424,17 +552,42 @@ async fn dynamodb_round_trips(report: &mut String) {
     counts().await;
     app.verify_otp(user.id, &code).await;
     row("POST /auth/login/{id}/", counts().await);
-    app.post_json("/auth/admin_approval/", &json!({"customer_id": user.customer_id}), Some(&admin)).await;
+    app.post_json(
+        "/auth/admin_approval/",
+        &json!({"customer_id": user.customer_id}),
+        Some(&admin),
+    )
+    .await;
     row("POST /auth/admin_approval/", counts().await);
-    app.call("GET", &format!("/auth/info/{}/", user.id), None, Some(&access)).await;
+    app.call(
+        "GET",
+        &format!("/auth/info/{}/", user.id),
+        None,
+        Some(&access),
+    )
+    .await;
     row("GET /auth/info/{id}/", counts().await);
-    app.call("PATCH", &format!("/auth/update/usr/{}/", user.id), Some(&json!({"country": "UG"})), Some(&access)).await;
+    app.call(
+        "PATCH",
+        &format!("/auth/update/usr/{}/", user.id),
+        Some(&json!({"country": "UG"})),
+        Some(&access),
+    )
+    .await;
     row("PATCH /auth/update/usr/{id}/", counts().await);
-    app.call("PUT", "/auth/user-update/", Some(&json!({"username": format!("{}x", user.username), "name": "N"})), Some(&access)).await;
+    app.call(
+        "PUT",
+        "/auth/user-update/",
+        Some(&json!({"username": format!("{}x", user.username), "name": "N"})),
+        Some(&access),
+    )
+    .await;
     row("PUT /auth/user-update/", counts().await);
-    app.call("PUT", "/auth/account-deactivate/", None, Some(&james)).await;
+    app.call("PUT", "/auth/account-deactivate/", None, Some(&james))
+        .await;
     row("PUT /auth/account-deactivate/", counts().await);
-    app.call("DELETE", "/auth/delete/", None, Some(&access)).await;
+    app.call("DELETE", "/auth/delete/", None, Some(&access))
+        .await;
     row("DELETE /auth/delete/", counts().await);
     writeln!(report).unwrap();
 }
@@ -442,7 +595,14 @@ async fn dynamodb_round_trips(report: &mut String) {
 #[tokio::main]
 async fn main() {
     let mut report = String::from("# Benchmark report\n\n");
-    writeln!(report, "Machine: {} cores; `make bench`.\n", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)).unwrap();
+    writeln!(
+        report,
+        "Machine: {} cores; `make bench`.\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    )
+    .unwrap();
     cold_and_memory(&mut report).await;
     sizes(&mut report);
     latency(&mut report).await;

@@ -5,8 +5,8 @@ use lambda_http::lambda_runtime::{self, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {
-        Ok::<_, Error>(event.payload)
-    }))
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<serde_json::Value>| async move { Ok::<_, Error>(event.payload) },
+    ))
     .await
 }
