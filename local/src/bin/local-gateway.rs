@@ -20,15 +20,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if config.jwt_secret.is_none() {
         config.jwt_secret = Some(local_secret(Path::new(".local/jwt-secret"))?);
     }
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    if std::env::var("PUBLIC_BASE_URL").is_err() {
+        // Links in mail and download URLs point at this gateway, whatever its port.
+        config.public_base_url = format!("http://127.0.0.1:{port}");
+    }
     let ctx = Arc::new(match config.backend {
         Backend::Embedded { .. } => Ctx::embedded(config)?,
         Backend::Aws => Ctx::from_env().await?,
     });
     let seeded = local::demo::seed(&ctx).await?;
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
     let (addr, server) = local::spawn(ctx, SocketAddr::from(([127, 0, 0, 1], port))).await?;
     println!(
         "\nDFCU & Fintract API on http://{addr}{}",
