@@ -21,6 +21,7 @@ pub fn init_json_logs() {
 
 /// Runs `route` as a Lambda function until the runtime stops it.
 pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
+    crate::password::return_large_allocations_to_the_system();
     init_json_logs();
     let ctx = Arc::new(Ctx::from_env().await?);
     let route = Arc::new(route);

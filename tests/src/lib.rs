@@ -31,6 +31,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The tables' names on the AWS backend.
     pub tables: Option<(String, String)>,
+    /// The emulator this app talks to on the AWS backend.
+    pub emulator: Option<String>,
     _dir: tempfile::TempDir,
     server: tokio::task::JoinHandle<()>,
 }
@@ -128,6 +130,9 @@ impl TestApp {
         let mut config = test_config(backend, dir.path());
         config.public_base_url = format!("http://{addr}");
         tweak(&mut config);
+        let emulator = sdk
+            .as_ref()
+            .and_then(|s| s.endpoint_url().map(str::to_string));
         let (ctx, tables) = match sdk {
             None => (Ctx::embedded(config).expect("embedded context"), None),
             Some(sdk) => {
@@ -148,6 +153,7 @@ impl TestApp {
             backend,
             client: reqwest::Client::new(),
             tables,
+            emulator,
             _dir: dir,
             server,
         }
@@ -303,7 +309,8 @@ impl TestApp {
                 r.json().await.expect("outbox JSON")
             }
             Backend::Aws => {
-                let url = format!("{}/moto-api/data.json", moto::endpoint());
+                let base = self.emulator.as_deref().unwrap_or_else(|| moto::endpoint());
+                let url = format!("{base}/moto-api/data.json");
                 let data: Value = self
                     .client
                     .get(url)
