@@ -6,7 +6,7 @@ pub use shared::route::match_route;
 
 /// Every function's routes, in the order the documents list them.
 pub fn routes() -> Vec<Route> {
-    vec![
+    let mut table = vec![
         token::ROUTE,
         token_refresh::ROUTE,
         loans::ROUTE,
@@ -21,7 +21,9 @@ pub fn routes() -> Vec<Route> {
         update_username::ROUTE,
         deactivate_account::ROUTE,
         delete_account::ROUTE,
-    ]
+    ];
+    table.extend_from_slice(dashboard::ROUTES);
+    table
 }
 
 #[cfg(test)]
@@ -54,6 +56,8 @@ mod tests {
             match_route(&table, &http::Method::POST, "//token//"),
             Err(false)
         ));
+        let (page, _) = match_route(&table, &http::Method::GET, "/api").unwrap();
+        assert_eq!(page.function, "dashboard");
     }
 
     #[test]
@@ -66,5 +70,26 @@ mod tests {
         keys.sort_by(|a, b| (a.0.as_str(), a.1).cmp(&(b.0.as_str(), b.1)));
         keys.dedup();
         assert_eq!(keys.len(), table.len());
+    }
+
+    #[test]
+    fn only_the_dashboard_is_left_uncounted() {
+        for r in routes() {
+            assert_eq!(r.counted, r.function != "dashboard", "{r:?}");
+        }
+    }
+
+    #[test]
+    fn the_dashboard_lists_exactly_the_counted_routes_in_order() {
+        let counted: Vec<_> = routes()
+            .iter()
+            .filter(|r| r.counted)
+            .map(|r| (r.function, r.method.to_string(), r.path))
+            .collect();
+        let listed: Vec<_> = dashboard::ENDPOINTS
+            .iter()
+            .map(|e| (e.function, e.method.to_string(), e.path))
+            .collect();
+        assert_eq!(listed, counted, "dashboard::ENDPOINTS vs the route table");
     }
 }

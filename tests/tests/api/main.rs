@@ -2,6 +2,7 @@
 //! `…::embedded::…` on SQLite, `…::aws::…` on DynamoDB in moto_server.
 
 mod counting;
+mod dashboard;
 mod loans;
 mod login;
 mod profile;
