@@ -2,6 +2,7 @@
 //! fresh SQLite file or on fresh DynamoDB tables in a shared `moto_server` process, seeds the demo
 //! data, and offers one helper per endpoint.
 
+pub mod chromium;
 pub mod moto;
 
 use std::net::SocketAddr;
@@ -307,6 +308,13 @@ impl TestApp {
         }
         admin
     }
+}
+
+/// Where build outputs go (`$CARGO_TARGET_DIR`, else the workspace's `target/`): screenshots too.
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
 /// A user registered and verified through the API, as a client would.

@@ -1,6 +1,7 @@
 //! The acceptance suite, one binary. Every test in a backend module runs twice:
 //! `…::embedded::…` on SQLite, `…::aws::…` on DynamoDB in moto_server.
 
+mod browser;
 mod counting;
 mod dashboard;
 mod loans;
