@@ -1,12 +1,12 @@
 //! The one route table: the gateway serves it and `template.yaml` must declare exactly it.
 
-use std::collections::HashMap;
-
 use shared::Route;
 
-/// Every function's route, in the order the documents list them.
+pub use shared::route::match_route;
+
+/// Every function's routes, in the order the documents list them.
 pub fn routes() -> Vec<Route> {
-    vec![
+    let mut table = vec![
         token::ROUTE,
         token_refresh::ROUTE,
         loans::ROUTE,
@@ -23,52 +23,9 @@ pub fn routes() -> Vec<Route> {
         delete_account::ROUTE,
         avatar::ROUTE,
         upload_file::ROUTE,
-    ]
-}
-
-/// The route for `method` and `path` (with or without its trailing slash) and its path
-/// parameters; `Err(true)` if the path exists under another method, `Err(false)` if not at all.
-pub fn match_route<'r>(
-    table: &'r [Route],
-    method: &http::Method,
-    path: &str,
-) -> Result<(&'r Route, HashMap<String, String>), bool> {
-    let mut path_known = false;
-    for route in table {
-        if let Some(params) = match_path(route.path, path) {
-            if route.method == *method {
-                return Ok((route, params));
-            }
-            path_known = true;
-        }
-    }
-    Err(path_known)
-}
-
-fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
-    let (t, p) = (segments(template)?, segments(path)?);
-    if t.len() != p.len() {
-        return None;
-    }
-    let mut params = HashMap::new();
-    for (t, p) in t.iter().zip(&p) {
-        match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-            Some(name) => {
-                params.insert(name.to_string(), p.to_string());
-            }
-            None if t == p => {}
-            None => return None,
-        }
-    }
-    Some(params)
-}
-
-/// `/a/b/` and `/a/b` give `[a, b]`; an empty segment (`//`) matches nothing.
-fn segments(path: &str) -> Option<Vec<&str>> {
-    let inner = path.strip_prefix('/')?;
-    let inner = inner.strip_suffix('/').unwrap_or(inner);
-    let parts: Vec<&str> = inner.split('/').collect();
-    parts.iter().all(|s| !s.is_empty()).then_some(parts)
+    ];
+    table.extend_from_slice(dashboard::ROUTES);
+    table
 }
 
 #[cfg(test)]
@@ -101,24 +58,40 @@ mod tests {
             match_route(&table, &http::Method::POST, "//token//"),
             Err(false)
         ));
+        let (page, _) = match_route(&table, &http::Method::GET, "/api").unwrap();
+        assert_eq!(page.function, "dashboard");
     }
 
     #[test]
-    fn parameters_are_taken_from_the_path() {
-        assert_eq!(
-            match_path("/auth/login/{id}/", "/auth/login/42/").unwrap()["id"],
-            "42"
-        );
-        assert!(match_path("/auth/login/{id}/", "/auth/login//").is_none());
-        assert!(match_path("/auth/login/{id}/", "/auth/login/1/2/").is_none());
-    }
-
-    #[test]
-    fn every_function_appears_once() {
+    fn every_method_and_path_appears_once() {
         let table = routes();
-        let mut names: Vec<_> = table.iter().map(|r| r.function).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), table.len());
+        let mut keys: Vec<_> = table
+            .iter()
+            .map(|r| (r.method.clone(), r.path.trim_end_matches('/')))
+            .collect();
+        keys.sort_by(|a, b| (a.0.as_str(), a.1).cmp(&(b.0.as_str(), b.1)));
+        keys.dedup();
+        assert_eq!(keys.len(), table.len());
+    }
+
+    #[test]
+    fn only_the_dashboard_is_left_uncounted() {
+        for r in routes() {
+            assert_eq!(r.counted, r.function != "dashboard", "{r:?}");
+        }
+    }
+
+    #[test]
+    fn the_dashboard_lists_exactly_the_counted_routes_in_order() {
+        let counted: Vec<_> = routes()
+            .iter()
+            .filter(|r| r.counted)
+            .map(|r| (r.function, r.method.to_string(), r.path))
+            .collect();
+        let listed: Vec<_> = dashboard::ENDPOINTS
+            .iter()
+            .map(|e| (e.function, e.method.to_string(), e.path))
+            .collect();
+        assert_eq!(listed, counted, "dashboard::ENDPOINTS vs the route table");
     }
 }

@@ -228,6 +228,59 @@ pub fn request_id(req: &Request) -> String {
     .unwrap_or_else(|| "-".into())
 }
 
+/// The stage API Gateway served the request under, unless it is the `$default` stage (which
+/// adds nothing to URLs). The local gateway serves `$default`.
+fn named_stage(req: &Request) -> Option<&str> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .stage
+            .as_deref()
+            .filter(|s| !s.is_empty() && *s != "$default"),
+        _ => None,
+    }
+}
+
+/// The path the client asked for, as sent (on Lambda, `rawPath`, which keeps a stage prefix).
+fn raw_path(req: &Request) -> &str {
+    match req.raw_http_path() {
+        "" => req.uri().path(),
+        raw => raw,
+    }
+}
+
+/// The path to match against the route table: API Gateway's matched route key when there is one,
+/// else the request path without a stage prefix (`/prod/api/` and `/api/` both give `/api/`).
+pub fn route_path(req: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        let key = ctx.route_key.as_deref().unwrap_or("");
+        if let Some((_, path)) = key.split_once(' ') {
+            return path.to_string();
+        }
+    }
+    let path = raw_path(req);
+    named_stage(req)
+        .and_then(|stage| path.strip_prefix(&format!("/{stage}")))
+        .filter(|rest| rest.starts_with('/'))
+        .unwrap_or(path)
+        .to_string()
+}
+
+/// What links and cookie paths must start with for the client to reach this API again: `/prod`
+/// behind a named stage's default URL, empty on `$default` or a custom domain.
+pub fn base_path(req: &Request) -> String {
+    let Some(stage) = named_stage(req) else {
+        return String::new();
+    };
+    let safe = stage
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if safe && raw_path(req).starts_with(&format!("/{stage}/")) {
+        format!("/{stage}")
+    } else {
+        String::new()
+    }
+}
+
 /// A path parameter that must be a user id: a positive whole number that fits in 53 bits.
 pub fn path_id(req: &Request, name: &str) -> ApiResult<u64> {
     let raw = req
@@ -319,6 +372,41 @@ mod tests {
             .body(Body::Empty)
             .unwrap();
         assert_eq!(bearer_token(&r), None);
+    }
+
+    fn behind_stage(stage: &str, raw: &str, route_key: Option<&str>) -> Request {
+        let mut ctx =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        ctx.stage = Some(stage.to_string());
+        ctx.route_key = route_key.map(String::from);
+        http::Request::builder()
+            .uri(format!("https://example.com/{stage}{raw}"))
+            .body(Body::Empty)
+            .unwrap()
+            .with_raw_http_path(format!("/{stage}{raw}"))
+            .with_request_context(RequestContext::ApiGatewayV2(ctx))
+    }
+
+    #[test]
+    fn the_route_path_and_base_path_leave_out_or_keep_the_stage() {
+        let r = behind_stage("prod", "/api/login/", None);
+        assert_eq!(route_path(&r), "/api/login/");
+        assert_eq!(base_path(&r), "/prod");
+        let r = behind_stage("prod", "/api", Some("GET /api"));
+        assert_eq!(route_path(&r), "/api");
+        assert_eq!(base_path(&r), "/prod");
+        let local = http::Request::builder()
+            .uri("/api/metrics.json")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(route_path(&local), "/api/metrics.json");
+        assert_eq!(base_path(&local), "");
+        let odd = behind_stage("p;x", "/api/", None);
+        assert_eq!(
+            base_path(&odd),
+            "",
+            "a stage name is never put in a link unchecked"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! What one function serves: its name, method and path, and its handler.
+//! What a function serves: its name, method and path, and its handler; and the one matcher that
+//! picks a route for a method and path (the local gateway and multi-route Lambdas both use it).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
@@ -10,7 +12,7 @@ use crate::{ApiResult, Ctx};
 pub type Handler =
     fn(Arc<Ctx>, Request) -> futures::future::BoxFuture<'static, ApiResult<Response<Body>>>;
 
-/// One function's route: `function` names its crate, its counters and its template entry.
+/// One route of a function: `function` names its crate, its counters and its template entry.
 #[derive(Clone)]
 pub struct Route {
     pub function: &'static str,
@@ -18,6 +20,9 @@ pub struct Route {
     /// The published path with its trailing slash; `{name}` marks a path parameter.
     pub path: &'static str,
     pub handler: Handler,
+    /// Whether its responses count as API traffic on the dashboard. Every API route is counted;
+    /// the dashboard's own pages are not, so that watching the figures does not move them.
+    pub counted: bool,
 }
 
 impl std::fmt::Debug for Route {
@@ -26,23 +31,39 @@ impl std::fmt::Debug for Route {
     }
 }
 
-/// Declares a crate's `ROUTE` from its `handle` function.
+/// Declares a route const from a handler `async fn(&Ctx, Request) -> ApiResult<Response<Body>>`.
+///
+/// - `route!("name", POST, "/path/", handle)` declares the crate's counted `ROUTE`;
+/// - `route!(LOGIN = "name", POST, "/path/", handle)` declares a counted route named `LOGIN`, so a
+///   crate can serve several routes;
+/// - `route!(PAGE = "name", GET, "/path/", handle, uncounted)` declares one whose responses are
+///   not counted as API traffic.
 #[macro_export]
 macro_rules! route {
     ($function:literal, $method:ident, $path:literal, $handle:path) => {
-        /// This function's entry in the route table.
-        pub const ROUTE: $crate::Route = $crate::Route {
+        $crate::route!(ROUTE = $function, $method, $path, $handle);
+    };
+    ($name:ident = $function:literal, $method:ident, $path:literal, $handle:path) => {
+        $crate::route!(@declare $name, $function, $method, $path, $handle, true);
+    };
+    ($name:ident = $function:literal, $method:ident, $path:literal, $handle:path, uncounted) => {
+        $crate::route!(@declare $name, $function, $method, $path, $handle, false);
+    };
+    (@declare $name:ident, $function:literal, $method:ident, $path:literal, $handle:path, $counted:literal) => {
+        #[doc = concat!("`", stringify!($method), " ", $path, "` in the route table.")]
+        pub const $name: $crate::Route = $crate::Route {
             function: $function,
             method: $crate::Method::$method,
             path: $path,
             handler: |ctx, req| ::std::boxed::Box::pin(async move { $handle(&ctx, req).await }),
+            counted: $counted,
         };
     };
 }
 
 impl Route {
     /// Serves one request: runs the handler, turns any error (or panic) into its JSON answer,
-    /// logs server-side failures with the request id, and counts the outcome once.
+    /// logs server-side failures with the request id, and counts the outcome once (if counted).
     pub async fn call(&self, ctx: &Arc<Ctx>, req: Request) -> Response<Body> {
         use futures::FutureExt;
         let request_id = crate::http::request_id(&req);
@@ -62,7 +83,106 @@ impl Route {
                 crate::ApiError::internal("handler panicked").to_response()
             }
         };
-        crate::metrics::count(ctx, self.function, response.status().as_u16()).await;
+        if self.counted {
+            crate::metrics::count(ctx, self.function, response.status().as_u16()).await;
+        }
         response
+    }
+}
+
+/// The route for `method` and `path` (with or without its trailing slash) and its path
+/// parameters; `Err(true)` if the path exists under another method, `Err(false)` if not at all.
+pub fn match_route<'r>(
+    table: &'r [Route],
+    method: &http::Method,
+    path: &str,
+) -> Result<(&'r Route, HashMap<String, String>), bool> {
+    let mut path_known = false;
+    for route in table {
+        if let Some(params) = match_path(route.path, path) {
+            if route.method == *method {
+                return Ok((route, params));
+            }
+            path_known = true;
+        }
+    }
+    Err(path_known)
+}
+
+fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
+    let (t, p) = (segments(template)?, segments(path)?);
+    if t.len() != p.len() {
+        return None;
+    }
+    let mut params = HashMap::new();
+    for (t, p) in t.iter().zip(&p) {
+        match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            Some(name) => {
+                params.insert(name.to_string(), p.to_string());
+            }
+            None if t == p => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+/// `/a/b/` and `/a/b` give `[a, b]`; an empty segment (`//`) matches nothing.
+fn segments(path: &str) -> Option<Vec<&str>> {
+    let inner = path.strip_prefix('/')?;
+    let inner = inner.strip_suffix('/').unwrap_or(inner);
+    let parts: Vec<&str> = inner.split('/').collect();
+    parts.iter().all(|s| !s.is_empty()).then_some(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{json, StatusCode};
+
+    async fn ok(_: &Ctx, _: Request) -> ApiResult<Response<Body>> {
+        Ok(json(StatusCode::OK, &serde_json::json!({})))
+    }
+
+    crate::route!("single", POST, "/single/", ok);
+    crate::route!(PAGE = "multi", GET, "/multi/", ok, uncounted);
+    crate::route!(ACTION = "multi", POST, "/multi/{id}/", ok);
+
+    #[test]
+    fn the_macro_declares_counted_and_uncounted_routes() {
+        assert_eq!(
+            (ROUTE.function, ROUTE.path, ROUTE.counted),
+            ("single", "/single/", true)
+        );
+        assert_eq!(
+            (PAGE.method.clone(), PAGE.counted),
+            (http::Method::GET, false)
+        );
+        assert_eq!(
+            (ACTION.method.clone(), ACTION.counted),
+            (http::Method::POST, true)
+        );
+    }
+
+    #[test]
+    fn a_route_is_found_by_method_and_path_with_or_without_the_slash() {
+        let table = [ROUTE, PAGE, ACTION];
+        let found = |m: http::Method, p: &str| match_route(&table, &m, p).map(|(r, _)| r.path);
+        assert_eq!(found(http::Method::POST, "/single"), Ok("/single/"));
+        assert_eq!(found(http::Method::GET, "/multi/"), Ok("/multi/"));
+        assert_eq!(found(http::Method::POST, "/multi/7"), Ok("/multi/{id}/"));
+        assert_eq!(found(http::Method::GET, "/single/"), Err(true));
+        assert_eq!(found(http::Method::GET, "/nowhere/"), Err(false));
+        assert_eq!(found(http::Method::POST, "//single//"), Err(false));
+    }
+
+    #[test]
+    fn parameters_are_taken_from_the_path() {
+        assert_eq!(
+            match_path("/auth/login/{id}/", "/auth/login/42/").unwrap()["id"],
+            "42"
+        );
+        assert!(match_path("/auth/login/{id}/", "/auth/login//").is_none());
+        assert!(match_path("/auth/login/{id}/", "/auth/login/1/2/").is_none());
     }
 }

@@ -2,6 +2,7 @@
 //! fresh SQLite file or on fresh DynamoDB tables in a shared `moto_server` process, seeds the demo
 //! data, and offers one helper per endpoint.
 
+pub mod chromium;
 pub mod moto;
 pub mod runtime_api;
 
@@ -263,6 +264,102 @@ pub async fn provision(sdk: &aws_config::SdkConfig, config: &Config) -> Result<(
         .await
         .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
     Ok(())
+}
+
+/// An account whose stored item the adapters cannot decode (see [`TestApp::corrupt_an_account`]).
+pub const CORRUPT_ACCOUNT: &str = "5000199999";
+
+/// The per-class counts of [`TestApp::drive_the_documented_mix`], as (positive, negative, failed):
+/// the DFCU document's dashboard shows 11 requests = 4 positive + 5 negative + 2 failed.
+pub const MIX: (u64, u64, u64) = (4, 5, 2);
+/// Its share per function: `token` 2 positive and 2 negative; `loans` 2, 3 and 2 failed.
+pub const MIX_TOKEN: (u64, u64, u64) = (2, 2, 0);
+pub const MIX_LOANS: (u64, u64, u64) = (2, 3, 2);
+
+impl TestApp {
+    /// Stores an account item that no adapter can decode (its balance is not a number): a real
+    /// backend fault that makes `loans` answer 500 for that account, while users stay readable.
+    pub async fn corrupt_an_account(&self) {
+        match self.backend {
+            Backend::Embedded => {
+                let path = match &self.ctx.config.backend {
+                    ConfigBackend::Embedded { database_path } => database_path.clone(),
+                    ConfigBackend::Aws => unreachable!("an embedded app has an embedded backend"),
+                };
+                let conn = rusqlite::Connection::open(path).expect("the test database");
+                conn.execute(
+                    "INSERT INTO accounts VALUES (?1, 'C999', 'Broken Record', 'not a number', 'UGX')",
+                    [CORRUPT_ACCOUNT],
+                )
+                .expect("a corrupt account row");
+            }
+            Backend::Aws => {
+                use aws_sdk_dynamodb::types::AttributeValue::S;
+                let sdk = moto::sdk_config().await;
+                let (main, _) = self.tables.clone().expect("AWS tables");
+                aws_sdk_dynamodb::Client::new(&sdk)
+                    .put_item()
+                    .table_name(main)
+                    .item("pk", S(format!("ACCOUNT#{CORRUPT_ACCOUNT}")))
+                    .item("sk", S("ACCOUNT".into()))
+                    .item("account_number", S(CORRUPT_ACCOUNT.into()))
+                    .item("customer_id", S("C999".into()))
+                    .item("customer_name", S("Broken Record".into()))
+                    .item("balance", S("not a number".into()))
+                    .item("currency", S("UGX".into()))
+                    .send()
+                    .await
+                    .expect("a corrupt account item");
+            }
+        }
+    }
+
+    /// Drives the mix of the DFCU document's dashboard against the API: 4 positive, 5 negative
+    /// and 2 failed requests (see [`MIX`]), asserting each status. Returns the admin's access
+    /// token it obtained on the way (its request is one of the 4 positive).
+    pub async fn drive_the_documented_mix(&self) -> String {
+        self.corrupt_an_account().await;
+        let admin = self.access_token(&demo::ADMIN).await; // token 200
+        let james = self.access_token(&demo::JAMES).await; // token 200
+        assert_eq!(self.token(demo::JAMES.username, "wrong").await.status, 401);
+        assert_eq!(
+            self.post_json("/token/", &json!({}), None).await.status,
+            400
+        );
+        let loans = |account: &'static str, bearer: Option<String>| async move {
+            self.loans(account, bearer.as_deref()).await
+        };
+        assert_eq!(
+            loans(demo::JAMES_ACCOUNT, Some(james.clone())).await.status,
+            200
+        );
+        assert_eq!(
+            loans(demo::SARAH_ACCOUNT, Some(admin.clone())).await.status,
+            200
+        );
+        assert_eq!(loans(demo::JAMES_ACCOUNT, None).await.status, 401);
+        assert_eq!(
+            loans(demo::SARAH_ACCOUNT, Some(james.clone())).await.status,
+            404
+        );
+        assert_eq!(loans("12ab", Some(james)).await.status, 400);
+        for _ in 0..2 {
+            let a = loans(CORRUPT_ACCOUNT, Some(admin.clone())).await;
+            assert_eq!(
+                a.status, 500,
+                "a corrupt item is a server failure: {:?}",
+                a.body
+            );
+        }
+        admin
+    }
+}
+
+/// Where build outputs go (`$CARGO_TARGET_DIR`, else the workspace's `target/`): screenshots too.
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
 /// A user registered and verified through the API, as a client would.

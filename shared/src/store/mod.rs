@@ -5,6 +5,8 @@ pub mod dynamo;
 pub mod schema;
 pub mod sqlite;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
 use crate::model::{Account, AccountWithLoans, Loan, NewUser, User};
@@ -205,6 +207,40 @@ pub struct CounterRow {
     pub failed: u64,
 }
 
+impl CounterRow {
+    /// The row's counts without its function and hour.
+    pub fn tally(&self) -> Tally {
+        Tally {
+            positive: self.positive,
+            negative: self.negative,
+            failed: self.failed,
+        }
+    }
+}
+
+/// Counts by status class; the requests are their sum (DESIGN.md §7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub positive: u64,
+    pub negative: u64,
+    pub failed: u64,
+}
+
+impl Tally {
+    /// Number of Requests: every counted response, whatever its class.
+    pub fn requests(&self) -> u64 {
+        self.positive + self.negative + self.failed
+    }
+}
+
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, other: Tally) {
+        self.positive += other.positive;
+        self.negative += other.negative;
+        self.failed += other.failed;
+    }
+}
+
 /// Request counters, per function and hour, sharded.
 #[async_trait]
 pub trait Counters: Send + Sync {
@@ -219,11 +255,14 @@ pub trait Counters: Send + Sync {
     /// Every (function, hour) row with `from_hour <= hour <= to_hour`, shards summed.
     async fn read_hours(&self, from_hour: i64, to_hour: i64)
         -> Result<Vec<CounterRow>, StoreError>;
+    /// Every function's counts since counting began, shards and hours summed. This reads the
+    /// whole counter table: meant for the dashboard, not for a request path of the API.
+    async fn totals_by_function(&self) -> Result<BTreeMap<String, Tally>, StoreError>;
 }
 
 /// Sums rows of the same (function, hour): shards fold into one row.
 pub fn sum_rows(rows: impl IntoIterator<Item = CounterRow>) -> Vec<CounterRow> {
-    let mut map: std::collections::BTreeMap<(String, i64), CounterRow> = Default::default();
+    let mut map: BTreeMap<(String, i64), CounterRow> = Default::default();
     for r in rows {
         let e = map
             .entry((r.function.clone(), r.hour))

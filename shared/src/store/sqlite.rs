@@ -465,6 +465,27 @@ impl Counters for SqliteStore {
         })
         .await
     }
+
+    async fn totals_by_function(&self) -> Result<BTreeMap<String, Tally>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT function, SUM(positive), SUM(negative), SUM(failed) FROM counters
+                 GROUP BY function",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Tally {
+                        positive: r.get::<_, i64>(1)? as u64,
+                        negative: r.get::<_, i64>(2)? as u64,
+                        failed: r.get::<_, i64>(3)? as u64,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
 }
 
 #[async_trait]

@@ -122,6 +122,7 @@ boots! {
     delete_account: "delete-account" => 200, |b| b["msg"] == "Account Successfully deleted";
     avatar: "avatar" => 201, |b| b["user"]["avatar"].as_str().unwrap_or("").contains("/avatars/3/");
     upload_file: "upload-file" => 201, |b| b["url"].as_str().unwrap_or("").contains("/uploads/3/");
+    dashboard: "dashboard" => 401, |b| b["error"].is_string();
 }
 
 #[tokio::test]

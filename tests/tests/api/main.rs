@@ -2,8 +2,10 @@
 //! `…::embedded::…` on SQLite, `…::aws::…` on DynamoDB in moto_server.
 
 mod boot;
+mod browser;
 mod concurrency;
 mod counting;
+mod dashboard;
 mod faults;
 mod loans;
 mod login;

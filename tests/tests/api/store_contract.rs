@@ -3,7 +3,7 @@
 
 use acceptance::{on_both_backends, TestApp};
 use shared::model::{Account, Loan, NewUser, UserType};
-use shared::store::{RefreshRecord, Rotation, StatusClass, Taken};
+use shared::store::{RefreshRecord, Rotation, StatusClass, Taken, Tally};
 
 fn new_user(username: &str, email: &str, customer_id: &str) -> NewUser {
     NewUser {
@@ -220,6 +220,33 @@ async fn concurrent_counter_adds_are_never_lost(app: TestApp) {
     assert_eq!(hours, [95, 98, 100]);
 }
 
+async fn all_time_totals_sum_every_shard_hour_and_day_per_function(app: TestApp) {
+    let s = &app.ctx.store;
+    assert!(s.totals_by_function().await.unwrap().is_empty());
+    // Hours 95 and 96 lie in different day partitions of the DynamoDB counter table.
+    for (function, hour, shard, class) in [
+        ("token", 95, 0, StatusClass::Positive),
+        ("token", 95, 3, StatusClass::Positive),
+        ("token", 96, 1, StatusClass::Negative),
+        ("token", 2_000, 2, StatusClass::Positive),
+        ("loans", 96, 0, StatusClass::Failed),
+        ("loans", 96, 0, StatusClass::Failed),
+        ("loans", 96, 2, StatusClass::Positive),
+    ] {
+        s.add(function, hour, shard, class).await.unwrap();
+    }
+    let totals = s.totals_by_function().await.unwrap();
+    let tally = |positive, negative, failed| Tally {
+        positive,
+        negative,
+        failed,
+    };
+    assert_eq!(totals.len(), 2, "{totals:?}");
+    assert_eq!(totals["token"], tally(3, 1, 0));
+    assert_eq!(totals["loans"], tally(1, 0, 2));
+    assert_eq!(totals["loans"].requests(), 3);
+}
+
 on_both_backends!(
     users_get_increasing_ids_and_are_found_by_each_key,
     a_taken_value_is_named_and_nothing_is_half_written,
@@ -227,6 +254,7 @@ on_both_backends!(
     accounts_and_loans_are_read_together_and_puts_are_idempotent,
     refresh_rotation_is_conditional_and_detects_reuse,
     concurrent_counter_adds_are_never_lost,
+    all_time_totals_sum_every_shard_hour_and_day_per_function,
 );
 
 /// In AWS the signing key comes from Secrets Manager at cold start.

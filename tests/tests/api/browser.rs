@@ -1,0 +1,140 @@
+//! The dashboard in a real browser (DESIGN.md §9): Debian's headless Chromium opens `/api`, signs
+//! in as the demo operator, sees the four figures and the chart, and signs out. It runs on the
+//! embedded backend (hence its `embedded` module), and saves screenshots under `target/`.
+
+use acceptance::chromium::Chromium;
+use acceptance::{demo, target_dir, Backend, TestApp, MIX};
+
+/// The operator's visit, step by step; any failure names the step and what the page showed.
+fn visit(base: &str) -> Result<(), String> {
+    let mut browser = Chromium::launch()?;
+    let result = steps(&mut browser, base);
+    if result.is_err() {
+        let _ = browser.screenshot(&target_dir().join("dashboard-failure.png"), 1280, false);
+    }
+    result
+}
+
+fn steps(b: &mut Chromium, base: &str) -> Result<(), String> {
+    let expect = |what: &str, ok: bool| if ok { Ok(()) } else { Err(what.to_string()) };
+    b.viewport(1280, 900, false)?;
+    b.goto(&format!("{base}/api"))?;
+    b.wait_for("document.querySelector('#username')")?;
+    expect(
+        "the login page's heading",
+        b.text("h1")?.as_deref() == Some("Login"),
+    )?;
+
+    b.type_into("#username", demo::ADMIN.username)?;
+    b.type_into("#password", demo::ADMIN.password)?;
+    b.click("button[type=submit]")?;
+    b.wait_for("document.querySelector('#all-requests')")?;
+    expect(
+        "the dashboard's heading",
+        b.text("h1")?.as_deref() == Some("API Dashboard"),
+    )?;
+    expect(
+        "the operator's name in the header",
+        b.text("#operator")?.as_deref() == Some(demo::ADMIN.name),
+    )?;
+
+    let (p, n, f) = MIX;
+    for (id, want) in [
+        ("requests", p + n + f),
+        ("failed", f),
+        ("positive", p),
+        ("negative", n),
+    ] {
+        for scope in ["all", "recent"] {
+            let shown = b.text(&format!("#{scope}-{id}"))?;
+            expect(
+                &format!("#{scope}-{id} shows {want}, not {shown:?}"),
+                shown == Some(want.to_string()),
+            )?;
+        }
+    }
+    let chart = b.eval(
+        "(() => { const svg = document.querySelector('#hourly-chart'); if (!svg) return null; \
+         const box = svg.getBoundingClientRect(); \
+         const hours = [...svg.querySelectorAll('g.hour')]; \
+         return { width: box.width, height: box.height, hours: hours.length, \
+                  bars: svg.querySelectorAll('rect').length, \
+                  requests: hours.reduce((s, g) => s + Number(g.dataset.requests), 0) }; })()",
+    )?;
+    expect(&format!("a drawn chart of 24 hours: {chart}"), {
+        chart["hours"] == 24
+            && chart["requests"] == p + n + f
+            && chart["bars"].as_u64().unwrap_or(0) >= 3
+            && chart["width"].as_f64().unwrap_or(0.0) > 500.0
+            && chart["height"].as_f64().unwrap_or(0.0) > 150.0
+    })?;
+    let endpoints = b.eval("document.querySelectorAll('#endpoints tbody tr').length")?;
+    let api_routes = local::routes().iter().filter(|r| r.counted).count();
+    expect("a row per endpoint", endpoints == api_routes)?;
+    expect(
+        "nothing loaded but the page itself",
+        b.eval("performance.getEntriesByType('resource').length")? == 0,
+    )?;
+    expect(
+        "the session cookie is out of the page's reach (HttpOnly)",
+        b.eval("document.cookie")? == "",
+    )?;
+    let shot = target_dir().join("dashboard.png");
+    b.screenshot(&shot, 1280, false)?;
+
+    // At phone width the page fits the screen; only the chart and table scroll inside it.
+    b.viewport(390, 844, true)?;
+    b.goto(&format!("{base}/api/"))?;
+    b.wait_for("document.querySelector('#all-requests')")?;
+    let compact = b.eval(
+        "[document.querySelector('#hourly-chart-compact').getBoundingClientRect().width, \
+          document.querySelector('#hourly-chart').getBoundingClientRect().width]",
+    )?;
+    expect(
+        &format!("the compact chart, as wide as the phone, instead of the wide one: {compact}"),
+        compact[0].as_f64().unwrap_or(0.0) > 300.0 && compact[1] == 0,
+    )?;
+    let overflow = b.eval("document.documentElement.scrollWidth - window.innerWidth")?;
+    expect(
+        &format!("no sideways scrolling at 390 px: {overflow}"),
+        overflow.as_f64().is_some_and(|o| o <= 0.0),
+    )?;
+    b.screenshot(&target_dir().join("dashboard-phone.png"), 390, true)?;
+    expect(
+        "reloading the dashboard does not count as API traffic",
+        b.text("#all-requests")? == Some((p + n + f).to_string()),
+    )?;
+
+    b.viewport(1280, 900, false)?;
+    b.click("header button[type=submit]")?;
+    b.wait_for("document.querySelector('#username')")?;
+    expect(
+        "the sign-out notice",
+        b.text(".notice")?.as_deref() == Some("You have signed out."),
+    )?;
+    b.goto(&format!("{base}/api"))?;
+    b.wait_for("document.querySelector('#username')")?;
+    expect(
+        "no dashboard after signing out",
+        b.eval("document.querySelector('#all-requests') === null")? == true,
+    )?;
+    println!("screenshots: {}", shot.display());
+    Ok(())
+}
+
+mod embedded {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_operator_signs_in_sees_the_figures_and_the_chart_and_signs_out_in_chromium() {
+        let app = TestApp::spawn(Backend::Embedded).await;
+        app.drive_the_documented_mix().await;
+        let base = app.base.clone();
+        let visit = tokio::task::spawn_blocking(move || visit(&base)).await;
+        match visit {
+            Ok(Ok(())) => {}
+            Ok(Err(step)) => panic!("in Chromium: {step}"),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
