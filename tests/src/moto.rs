@@ -143,19 +143,31 @@ impl Drop for Dedicated {
     }
 }
 
-/// An SDK configuration pointed at the emulator with dummy credentials and the production
-/// timeouts and retries.
+/// An SDK configuration for the shared emulator, with dummy credentials. One serialised Python
+/// process serving every test at once can take longer than DynamoDB's 3 s attempt limit, and a
+/// timed-out attempt that did succeed would then be retried (a second CreateTable, a second
+/// delete of a verification link): so attempts here get 30 s. The production limits are tested
+/// against a dedicated emulator and a black hole (`sdk_config_at`).
 pub async fn sdk_config() -> SdkConfig {
-    sdk_config_at(endpoint()).await
+    let patient = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .operation_attempt_timeout(std::time::Duration::from_secs(30))
+        .operation_timeout(std::time::Duration::from_secs(60))
+        .build();
+    configured(endpoint(), patient).await
 }
 
-/// The same, pointed at any endpoint (a dedicated emulator, or a black hole).
+/// An SDK configuration pointed at any endpoint with the production timeouts and retries.
 pub async fn sdk_config_at(url: &str) -> SdkConfig {
+    configured(url, shared::context::sdk_timeouts()).await
+}
+
+async fn configured(url: &str, timeouts: aws_config::timeout::TimeoutConfig) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(url)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-        .timeout_config(shared::context::sdk_timeouts())
+        .timeout_config(timeouts)
         .retry_config(shared::context::sdk_retries())
         .load()
         .await
