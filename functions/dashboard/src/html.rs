@@ -293,7 +293,7 @@ pub fn dashboard(
 <div class="table-wrap"><table id="endpoints"><thead><tr><th scope="col">Endpoint</th><th scope="col">Requests</th><th scope="col">Failed<small>5xx</small></th><th scope="col">Positive<small>2xx</small></th><th scope="col">Negative<small>4xx</small></th></tr></thead>
 <tbody>{rows}</tbody>
 <tfoot><tr data-function=""><th scope="row">All endpoints</th>{total}</tr></tfoot></table></div></section>
-<p class="note">Every API request is counted once by status class: positive (2xx), negative (4xx) or failed (5xx); the number of requests is their sum. A counting failure is logged and never fails the request, so under a counter-table outage counts can be lower than traffic.</p>
+<p class="note">Every API request is counted once by status class: positive (2xx), negative (4xx) or failed (5xx); the number of requests is their sum. A counting failure is logged and never fails the request, so under a counter-table outage counts can be lower than traffic. A client's retry is a new request and is counted again.</p>
 <p class="note">This page's own requests (the dashboard, sign-in, sign-out and metrics.json) are not counted as API traffic. Figures are all-time, with the last 24 hours below; hours are in UTC.</p>"#,
         updated = Esc(&Utc::of(now).readable()),
         f1 = figure(

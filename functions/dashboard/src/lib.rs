@@ -391,7 +391,7 @@ pub fn metrics_body(report: &Report, now: i64) -> Value {
         "last_24_hours": tally_json(report.recent),
         "endpoints": endpoints,
         "hourly": hourly,
-        "counting": "Every API request is counted once by status class: positive 2xx, negative 4xx, failed 5xx; requests is their sum. A counting failure is logged and never fails the request, so under a counter-table outage counts can be lower than traffic. The dashboard's own requests are not counted.",
+        "counting": "Every API request is counted once by status class: positive 2xx, negative 4xx, failed 5xx; requests is their sum. A counting failure is logged and never fails the request, so under a counter-table outage counts can be lower than traffic. A client's retry is a new request and is counted again. The dashboard's own requests are not counted.",
     })
 }
 
