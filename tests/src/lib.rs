@@ -556,12 +556,21 @@ impl TestApp {
         a
     }
 
+    /// `user`'s (access, refresh) pair, through login and code.
+    pub async fn session(&self, user: &TestUser) -> (String, String) {
+        let a = self.sign_in(user).await;
+        let token = |kind: &str| {
+            a.body["tokens"][kind]
+                .as_str()
+                .expect("a token")
+                .to_string()
+        };
+        (token("access"), token("refresh"))
+    }
+
     /// `user`'s access token, through login and code.
     pub async fn access_of(&self, user: &TestUser) -> String {
-        self.sign_in(user).await.body["tokens"]["access"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.session(user).await.0
     }
 
     /// Sends `method path` with a JSON body (or none) and a bearer token.

@@ -496,15 +496,7 @@ async fn dynamodb_round_trips(report: &mut String) {
         }
     };
     let user = app.new_user("CUSTOMER").await;
-    let signed_in = app.sign_in(&user).await;
-    let access = signed_in.body["tokens"]["access"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let refresh = signed_in.body["tokens"]["refresh"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (access, refresh) = app.session(&user).await;
     let james = app.access_token(&demo::JAMES).await;
     let admin = app.access_token(&demo::ADMIN).await;
     writeln!(

@@ -277,15 +277,7 @@ async fn username_and_name_update_keeps_usernames_unique(app: TestApp) {
 
 async fn a_deactivated_account_loses_every_token_until_an_admin_reactivates_it(app: TestApp) {
     let user = app.new_user("CUSTOMER").await;
-    let signed_in = app.sign_in(&user).await;
-    let access = signed_in.body["tokens"]["access"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let refresh = signed_in.body["tokens"]["refresh"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (access, refresh) = app.session(&user).await;
     let a = app
         .call("PUT", "/auth/account-deactivate/", None, Some(&access))
         .await;
@@ -359,15 +351,7 @@ async fn a_deactivated_account_loses_every_token_until_an_admin_reactivates_it(a
 
 async fn deleting_an_account_removes_it_and_frees_its_names(app: TestApp) {
     let user = app.new_user("DEVELOPER").await;
-    let signed_in = app.sign_in(&user).await;
-    let access = signed_in.body["tokens"]["access"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let refresh = signed_in.body["tokens"]["refresh"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (access, refresh) = app.session(&user).await;
     let a = app
         .call("DELETE", "/auth/delete/", None, Some(&access))
         .await;
