@@ -556,6 +556,39 @@ impl TestApp {
         a
     }
 
+    /// POSTs `bytes` as the `file` part of a multipart body, under a client-chosen name and
+    /// declared type (which the API must ignore), with a bearer token.
+    pub async fn post_file(
+        &self,
+        path: &str,
+        bytes: Vec<u8>,
+        name: &str,
+        declared: &str,
+        token: &str,
+    ) -> Answer {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.to_string())
+            .mime_str(declared)
+            .expect("a valid MIME type");
+        let form = reqwest::multipart::Form::new().part("file", part);
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .multipart(form),
+        )
+        .await
+    }
+
+    /// The keys of the objects below `prefix` in this app's blob store.
+    pub async fn objects(&self, prefix: &str) -> Vec<String> {
+        self.ctx
+            .blobs
+            .list(prefix)
+            .await
+            .expect("listing the blob store")
+    }
+
     /// `user`'s (access, refresh) pair, through login and code.
     pub async fn session(&self, user: &TestUser) -> (String, String) {
         let a = self.sign_in(user).await;

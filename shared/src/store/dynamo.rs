@@ -138,6 +138,34 @@ where
     }
 }
 
+impl DynamoStore {
+    /// Runs one transaction: `None` when it committed; when it was cancelled, which of its items
+    /// failed their condition (by position); an error for anything else.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Vec<bool>>, StoreError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(e) => match cancellation_codes(&e) {
+                Some(codes) => Ok(Some(
+                    codes
+                        .iter()
+                        .map(|c| c == "ConditionalCheckFailed")
+                        .collect(),
+                )),
+                None => Err(sdk_err("TransactWriteItems", e)),
+            },
+        }
+    }
+}
+
 /// The cancellation reason codes of a failed transaction, or `None` if it failed otherwise.
 fn cancellation_codes(
     e: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>,
@@ -230,32 +258,21 @@ impl UserStore for DynamoStore {
                 absent,
             )?,
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Ok(user)),
-            Err(e) => match cancellation_codes(&e) {
-                Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed") => {
-                    let failed =
-                        |i: usize| codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
-                    if failed(1) {
-                        Ok(Err(Taken::Username))
-                    } else if failed(2) {
-                        Ok(Err(Taken::Email))
-                    } else if failed(3) {
-                        Ok(Err(Taken::CustomerId))
-                    } else {
-                        Err(StoreError::Unavailable(format!(
-                            "user id {id} already exists"
-                        )))
-                    }
-                }
-                _ => Err(sdk_err("TransactWriteItems", e)),
-            },
+        let Some(failed) = self.transact(items).await? else {
+            return Ok(Ok(user));
+        };
+        if failed.get(1) == Some(&true) {
+            Ok(Err(Taken::Username))
+        } else if failed.get(2) == Some(&true) {
+            Ok(Err(Taken::Email))
+        } else if failed.get(3) == Some(&true) {
+            Ok(Err(Taken::CustomerId))
+        } else if failed.first() == Some(&true) {
+            Err(StoreError::Unavailable(format!(
+                "user id {id} already exists"
+            )))
+        } else {
+            Err(StoreError::Unavailable("user transaction cancelled".into()))
         }
     }
 
@@ -330,27 +347,14 @@ impl UserStore for DynamoStore {
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             items.push(TransactWriteItem::builder().delete(release).build());
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Update::Done),
-            Err(e) => match cancellation_codes(&e) {
-                Some(codes) => {
-                    let failed =
-                        |i: usize| codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
-                    Ok(moved
-                        .iter()
-                        .find(|(i, _)| failed(*i))
-                        .map(|(_, taken)| Update::Taken(*taken))
-                        .unwrap_or(Update::Stale))
-                }
-                None => Err(sdk_err("TransactWriteItems", e)),
-            },
-        }
+        let Some(failed) = self.transact(items).await? else {
+            return Ok(Update::Done);
+        };
+        Ok(moved
+            .iter()
+            .find(|(i, _)| failed.get(*i) == Some(&true))
+            .map(|(_, taken)| Update::Taken(*taken))
+            .unwrap_or(Update::Stale))
     }
 
     async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
@@ -389,13 +393,10 @@ impl UserStore for DynamoStore {
             delete(format!("CUSTOMERID#{}", user.customer_id), "CLAIM")?,
             delete(format!("USER#{id}"), "PROFILE")?,
         ];
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(|e| sdk_err("TransactWriteItems", e))?;
-        Ok(())
+        match self.transact(items).await? {
+            None => Ok(()),
+            Some(_) => Err(StoreError::Unavailable("user deletion cancelled".into())),
+        }
     }
 }
 
@@ -526,15 +527,9 @@ impl TokenStore for DynamoStore {
                 .condition_check(family_live)
                 .build(),
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Rotation::Rotated),
-            Err(e) if cancellation_codes(&e).is_some() => {
+        match self.transact(items).await? {
+            None => Ok(Rotation::Rotated),
+            Some(_) => {
                 // Lost the condition: find out whether the token was spent (re-use) or never live.
                 let Some(old) = self.get(format!("REFRESH#{old_jti}"), "REFRESH").await? else {
                     return Ok(Rotation::Unknown);
@@ -556,7 +551,6 @@ impl TokenStore for DynamoStore {
                 .await?;
                 Ok(Rotation::Reused)
             }
-            Err(e) => Err(sdk_err("TransactWriteItems", e)),
         }
     }
 }

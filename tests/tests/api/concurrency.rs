@@ -62,25 +62,9 @@ async fn a_retried_upload_with_an_idempotency_key_is_stored_once(app: TestApp) {
     };
     let (a, b) = futures::join!(send(Some("retry-1")), send(Some("retry-1")));
     assert_eq!((a.status, b.status), (201, 201));
-    assert_eq!(
-        app.ctx
-            .blobs
-            .list(&format!("uploads/{}/", user.id))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.objects(&format!("uploads/{}/", user.id)).await.len(), 1);
     assert_eq!(send(Some("other")).await.status, 201);
-    assert_eq!(
-        app.ctx
-            .blobs
-            .list(&format!("uploads/{}/", user.id))
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(app.objects(&format!("uploads/{}/", user.id)).await.len(), 2);
     assert_eq!(send(Some("bad key!")).await.status, 400);
 }
 

@@ -105,20 +105,15 @@ mod embedded {
         let user = app.new_user("CUSTOMER").await;
         let token = app.access_of(&user).await;
         let lock = WriteLock::take(&app);
-        let part = reqwest::multipart::Part::bytes(samples::png(8, 8)).file_name("a.png");
-        let r = app
-            .client
-            .post(app.url(&format!("/auth/avatar/{}/", user.id)))
-            .bearer_auth(&token)
-            .multipart(reqwest::multipart::Form::new().part("file", part));
-        assert_eq!(app.send(r).await.status, 503);
+        let path = format!("/auth/avatar/{}/", user.id);
+        let a = app
+            .post_file(&path, samples::png(8, 8), "a.png", "image/png", &token)
+            .await;
+        assert_eq!(a.status, 503);
         drop(lock);
         assert!(app
-            .ctx
-            .blobs
-            .list(&format!("avatars/{}/", user.id))
+            .objects(&format!("avatars/{}/", user.id))
             .await
-            .unwrap()
             .is_empty());
         assert!(app
             .ctx
@@ -136,13 +131,16 @@ mod embedded {
         let app = embedded_app().await;
         let user = app.new_user("CUSTOMER").await;
         let token = app.access_of(&user).await;
-        let part = reqwest::multipart::Part::bytes(samples::pdf()).file_name("a.pdf");
-        let r = app
-            .client
-            .post(app.url("/auth/upload/"))
-            .bearer_auth(&token)
-            .multipart(reqwest::multipart::Form::new().part("file", part));
-        assert_eq!(app.send(r).await.status, 201);
+        let a = app
+            .post_file(
+                "/auth/upload/",
+                samples::pdf(),
+                "a.pdf",
+                "application/pdf",
+                &token,
+            )
+            .await;
+        assert_eq!(a.status, 201);
         let lock = WriteLock::take(&app);
         assert_eq!(
             app.call("DELETE", "/auth/delete/", None, Some(&token))
@@ -163,11 +161,8 @@ mod embedded {
         );
         assert!(app.ctx.store.user(user.id).await.unwrap().is_none());
         assert!(app
-            .ctx
-            .blobs
-            .list(&format!("uploads/{}/", user.id))
+            .objects(&format!("uploads/{}/", user.id))
             .await
-            .unwrap()
             .is_empty());
     }
 

@@ -1,7 +1,7 @@
 //! Avatars and file uploads: content checked by bytes, URLs that download the same bytes, the
 //! old avatar removed, everything gone with the account.
 
-use acceptance::{on_both_backends, Answer, Backend, TestApp, TestUser};
+use acceptance::{on_both_backends, Backend, TestApp, TestUser};
 use reqwest::multipart::{Form, Part};
 use serde_json::json;
 use shared::upload::samples;
@@ -15,26 +15,6 @@ async fn small_limits(backend: Backend) -> TestApp {
         c.upload_max_bytes = LIMIT;
     })
     .await
-}
-
-async fn post_file(
-    app: &TestApp,
-    path: &str,
-    bytes: Vec<u8>,
-    name: &str,
-    declared: &str,
-    token: &str,
-) -> Answer {
-    let part = Part::bytes(bytes)
-        .file_name(name.to_string())
-        .mime_str(declared)
-        .unwrap();
-    let r = app
-        .client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .multipart(Form::new().part("file", part));
-    app.send(r).await
 }
 
 async fn signed_in(app: &TestApp) -> (TestUser, String) {
@@ -59,15 +39,15 @@ async fn each_avatar_type_is_stored_and_its_url_downloads_the_same_bytes(app: Te
         (samples::webp(32, 32), "image/webp"),
     ] {
         // The declared type and name are lies on purpose: only the bytes decide.
-        let a = post_file(
-            &app,
-            &path,
-            bytes.clone(),
-            "photo.gif",
-            "application/octet-stream",
-            &token,
-        )
-        .await;
+        let a = app
+            .post_file(
+                &path,
+                bytes.clone(),
+                "photo.gif",
+                "application/octet-stream",
+                &token,
+            )
+            .await;
         assert_eq!(a.status, 201, "{mime}: {:?}", a.body);
         let u = &a.body["user"];
         assert_eq!(u["id"], user.id);
@@ -121,16 +101,15 @@ async fn refused_avatars_say_why(app: TestApp) {
         ),
     ];
     for (what, bytes, status) in cases {
-        let a = post_file(&app, &path, bytes, "avatar.png", "image/png", &token).await;
+        let a = app
+            .post_file(&path, bytes, "avatar.png", "image/png", &token)
+            .await;
         assert_eq!(a.status, status, "{what}: {:?}", a.body);
         assert!(a.error().len() > 5, "{what}: {:?}", a.body);
     }
     assert!(app
-        .ctx
-        .blobs
-        .list(&format!("avatars/{}/", user.id))
+        .objects(&format!("avatars/{}/", user.id))
         .await
-        .unwrap()
         .is_empty());
     let no_file = app
         .send(
@@ -160,33 +139,30 @@ async fn refused_avatars_say_why(app: TestApp) {
 async fn only_the_user_sets_their_avatar(app: TestApp) {
     let (_, token) = signed_in(&app).await;
     let other = app.new_user("CUSTOMER").await;
-    let a = post_file(
-        &app,
-        &format!("/auth/avatar/{}/", other.id),
-        samples::png(8, 8),
-        "a.png",
-        "image/png",
-        &token,
-    )
-    .await;
+    let a = app
+        .post_file(
+            &format!("/auth/avatar/{}/", other.id),
+            samples::png(8, 8),
+            "a.png",
+            "image/png",
+            &token,
+        )
+        .await;
     assert_eq!(a.status, 404);
     let admin = app.access_token(&acceptance::demo::ADMIN).await;
-    let a = post_file(
-        &app,
-        &format!("/auth/avatar/{}/", other.id),
-        samples::png(8, 8),
-        "a.png",
-        "image/png",
-        &admin,
-    )
-    .await;
+    let a = app
+        .post_file(
+            &format!("/auth/avatar/{}/", other.id),
+            samples::png(8, 8),
+            "a.png",
+            "image/png",
+            &admin,
+        )
+        .await;
     assert_eq!(a.status, 404, "not even an admin sets someone's photo");
     assert!(app
-        .ctx
-        .blobs
-        .list(&format!("avatars/{}/", other.id))
+        .objects(&format!("avatars/{}/", other.id))
         .await
-        .unwrap()
         .is_empty());
     let part = Part::bytes(samples::png(8, 8)).file_name("a.png");
     let r = app
@@ -201,16 +177,9 @@ async fn a_replaced_avatar_is_deleted_and_concurrent_replacements_leave_one(app:
     let path = format!("/auth/avatar/{}/", user.id);
     let prefix = format!("avatars/{}/", user.id);
     assert_eq!(
-        post_file(
-            &app,
-            &path,
-            samples::png(8, 8),
-            "a.png",
-            "image/png",
-            &token
-        )
-        .await
-        .status,
+        app.post_file(&path, samples::png(8, 8), "a.png", "image/png", &token)
+            .await
+            .status,
         201
     );
     let first = app
@@ -223,16 +192,9 @@ async fn a_replaced_avatar_is_deleted_and_concurrent_replacements_leave_one(app:
         .avatar_key
         .unwrap();
     assert_eq!(
-        post_file(
-            &app,
-            &path,
-            samples::jpeg(8, 8),
-            "b.jpg",
-            "image/jpeg",
-            &token
-        )
-        .await
-        .status,
+        app.post_file(&path, samples::jpeg(8, 8), "b.jpg", "image/jpeg", &token)
+            .await
+            .status,
         201
     );
     let second = app
@@ -245,21 +207,10 @@ async fn a_replaced_avatar_is_deleted_and_concurrent_replacements_leave_one(app:
         .avatar_key
         .unwrap();
     assert_ne!(first, second);
-    assert_eq!(
-        app.ctx.blobs.list(&prefix).await.unwrap(),
-        vec![second.clone()]
-    );
+    assert_eq!(app.objects(&prefix).await, vec![second.clone()]);
 
-    let uploads = (0..5).map(|i| {
-        post_file(
-            &app,
-            &path,
-            samples::png(8 + i, 8),
-            "c.png",
-            "image/png",
-            &token,
-        )
-    });
+    let uploads =
+        (0..5).map(|i| app.post_file(&path, samples::png(8 + i, 8), "c.png", "image/png", &token));
     let answers = futures::future::join_all(uploads).await;
     assert!(
         answers.iter().all(|a| a.status == 201),
@@ -276,7 +227,7 @@ async fn a_replaced_avatar_is_deleted_and_concurrent_replacements_leave_one(app:
         .avatar_key
         .unwrap();
     assert_eq!(
-        app.ctx.blobs.list(&prefix).await.unwrap(),
+        app.objects(&prefix).await,
         vec![current],
         "exactly one avatar object"
     );
@@ -291,15 +242,15 @@ async fn each_upload_type_is_stored_as_an_attachment_of_its_real_type(app: TestA
         (samples::png(10, 10), "scan.png", "image/png"),
         (samples::jpeg(10, 10), "scan.jpeg", "image/jpeg"),
     ] {
-        let a = post_file(
-            &app,
-            "/auth/upload/",
-            bytes.clone(),
-            name,
-            "application/octet-stream",
-            &token,
-        )
-        .await;
+        let a = app
+            .post_file(
+                "/auth/upload/",
+                bytes.clone(),
+                name,
+                "application/octet-stream",
+                &token,
+            )
+            .await;
         assert_eq!(a.status, 201, "{name}: {:?}", a.body);
         assert_eq!(a.body.as_object().unwrap().len(), 1);
         let url = a.body["url"].as_str().unwrap();
@@ -335,15 +286,14 @@ async fn refused_uploads_say_why(app: TestApp) {
         ),
     ];
     for (what, bytes, status) in cases {
-        let a = post_file(&app, "/auth/upload/", bytes, "file.csv", "text/csv", &token).await;
+        let a = app
+            .post_file("/auth/upload/", bytes, "file.csv", "text/csv", &token)
+            .await;
         assert_eq!(a.status, status, "{what}: {:?}", a.body);
     }
     assert!(app
-        .ctx
-        .blobs
-        .list(&format!("uploads/{}/", user.id))
+        .objects(&format!("uploads/{}/", user.id))
         .await
-        .unwrap()
         .is_empty());
     let a = app
         .post_json("/auth/upload/", &json!({"url": "x"}), Some(&token))
@@ -362,8 +312,7 @@ async fn deleting_the_account_deletes_its_avatar_and_uploads(app: TestApp) {
     let other = app.new_user("CUSTOMER").await;
     let other_token = app.access_of(&other).await;
     assert_eq!(
-        post_file(
-            &app,
+        app.post_file(
             &format!("/auth/avatar/{}/", user.id),
             samples::png(8, 8),
             "a.png",
@@ -376,8 +325,7 @@ async fn deleting_the_account_deletes_its_avatar_and_uploads(app: TestApp) {
     );
     for _ in 0..2 {
         assert_eq!(
-            post_file(
-                &app,
+            app.post_file(
                 "/auth/upload/",
                 samples::pdf(),
                 "a.pdf",
@@ -390,8 +338,7 @@ async fn deleting_the_account_deletes_its_avatar_and_uploads(app: TestApp) {
         );
     }
     assert_eq!(
-        post_file(
-            &app,
+        app.post_file(
             "/auth/upload/",
             samples::pdf(),
             "b.pdf",
@@ -402,15 +349,7 @@ async fn deleting_the_account_deletes_its_avatar_and_uploads(app: TestApp) {
         .status,
         201
     );
-    assert_eq!(
-        app.ctx
-            .blobs
-            .list(&format!("uploads/{}/", user.id))
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(app.objects(&format!("uploads/{}/", user.id)).await.len(), 2);
     assert_eq!(
         app.call("DELETE", "/auth/delete/", None, Some(&token))
             .await
@@ -421,18 +360,10 @@ async fn deleting_the_account_deletes_its_avatar_and_uploads(app: TestApp) {
         format!("avatars/{}/", user.id),
         format!("uploads/{}/", user.id),
     ] {
-        assert!(
-            app.ctx.blobs.list(&prefix).await.unwrap().is_empty(),
-            "{prefix}"
-        );
+        assert!(app.objects(&prefix).await.is_empty(), "{prefix}");
     }
     assert_eq!(
-        app.ctx
-            .blobs
-            .list(&format!("uploads/{}/", other.id))
-            .await
-            .unwrap()
-            .len(),
+        app.objects(&format!("uploads/{}/", other.id)).await.len(),
         1,
         "others keep theirs"
     );
@@ -461,15 +392,15 @@ mod links {
             })
             .await;
             let (_, token) = signed_in(&app).await;
-            let a = post_file(
-                &app,
-                "/auth/upload/",
-                samples::pdf(),
-                "a.pdf",
-                "application/pdf",
-                &token,
-            )
-            .await;
+            let a = app
+                .post_file(
+                    "/auth/upload/",
+                    samples::pdf(),
+                    "a.pdf",
+                    "application/pdf",
+                    &token,
+                )
+                .await;
             let url = a.body["url"].as_str().unwrap().to_string();
             assert_eq!(download(&app, &url).await.0, 200);
             let tampered = url.replace("sig=", "sig=0");
