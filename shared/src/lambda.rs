@@ -52,10 +52,18 @@ pub async fn dispatch(routes: &[Route], ctx: &Arc<Ctx>, req: Request) -> Respons
     let path = crate::http::route_path(&req);
     match crate::route::match_route(routes, req.method(), &path) {
         Ok((route, _)) => route.call(ctx, req).await,
-        Err(true) => json(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &serde_json::json!({"error": "Method not allowed."}),
-        ),
+        Err(true) => {
+            let mut r = json(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &serde_json::json!({"error": "Method not allowed."}),
+            );
+            let allow = crate::route::allowed_methods(routes, &path);
+            if let Ok(v) = http::HeaderValue::from_str(&allow) {
+                r.headers_mut().insert(http::header::ALLOW, v);
+            }
+            r
+        }
+
         Err(false) => json(
             StatusCode::NOT_FOUND,
             &serde_json::json!({"error": "Not found."}),
@@ -114,12 +122,10 @@ mod tests {
         assert_eq!(body(r)["route"], "first");
         let r = dispatch(PAIR, &ctx, request("POST", "/pair/3/")).await;
         assert_eq!(body(r)["route"], "second");
-        assert_eq!(
-            dispatch(PAIR, &ctx, request("PUT", "/pair/"))
-                .await
-                .status(),
-            405
-        );
+        let refused = dispatch(PAIR, &ctx, request("PUT", "/pair/")).await;
+        assert_eq!(refused.status(), 405);
+        assert_eq!(refused.headers()["allow"], "GET");
+
         assert_eq!(
             dispatch(PAIR, &ctx, request("GET", "/else/"))
                 .await

@@ -109,6 +109,21 @@ pub fn match_route<'r>(
     Err(path_known)
 }
 
+/// The methods `table` serves at `path`, for the `Allow` header of a 405 (RFC 9110 §15.5.6).
+pub fn allowed_methods(table: &[Route], path: &str) -> String {
+    let methods: Vec<&str> = table
+        .iter()
+        .filter(|r| match_path(r.path, path).is_some())
+        .map(|r| r.method.as_str())
+        .collect();
+    methods.join(", ")
+}
+
+/// Whether `path` (with or without its trailing slash) is an instance of `template`.
+pub fn path_matches(template: &str, path: &str) -> bool {
+    match_path(template, path).is_some()
+}
+
 fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
     let (t, p) = (segments(template)?, segments(path)?);
     if t.len() != p.len() {

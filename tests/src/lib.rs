@@ -3,6 +3,7 @@
 //! data, and offers one helper per endpoint.
 
 pub mod chromium;
+pub mod contract;
 pub mod moto;
 pub mod runtime_api;
 
@@ -164,12 +165,32 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
-    /// Sends any request and reads the answer.
+    /// Sends any request and reads the answer, which must keep to `openapi.yaml` (a documented
+    /// status, and a body valid against its schema) when the contract describes the operation.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let response = request.send().await.expect("the gateway answers");
+        let (client, request) = request.build_split();
+        let request = request.expect("a well-formed request");
+        let (requested, method) = (request.url().clone(), request.method().to_string());
+        let response = client.execute(request).await.expect("the gateway answers");
+        // A followed redirect (the dashboard's 303) ends in a GET of the final URL.
+        let method = if *response.url() == requested {
+            method
+        } else {
+            "GET".into()
+        };
+        let path = response.url().path().to_string();
+
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("a body");
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if let Err(broken) = contract::check(&method, &path, status, content_type, &bytes) {
+            panic!("openapi.yaml: {broken}");
+        }
+
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Answer {
             status,

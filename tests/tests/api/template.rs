@@ -99,8 +99,8 @@ fn the_counter_table_in_the_template_is_the_one_the_code_uses() {
     check_table(&COUNTER_TABLE);
 }
 
-#[test]
-fn the_template_routes_equal_the_gateway_route_table() {
+/// The template's `HttpApi` events as (function binary, METHOD, path), and its function binaries.
+pub fn template_routes() -> (BTreeSet<(String, String, String)>, BTreeSet<String>) {
     let t = template();
     let mut declared = BTreeSet::new();
     let mut functions = BTreeSet::new();
@@ -128,7 +128,14 @@ fn the_template_routes_equal_the_gateway_route_table() {
         }
         functions.insert(binary);
     }
+    (declared, functions)
+}
+
+#[test]
+fn the_template_routes_equal_the_gateway_route_table() {
+    let (declared, functions) = template_routes();
     let mut wanted = BTreeSet::new();
+
     for r in local::routes() {
         let with_slash = r.path.to_string();
         let without = with_slash.trim_end_matches('/').to_string();
