@@ -1,7 +1,7 @@
 # The verbs of the project. `make run` and `make test` are all a newcomer needs.
 SHELL := /bin/bash
 VENV := .venv
-PY_TOOLS := 'moto[server]>=5.0,<6' 'cfn-lint>=1,<2'
+PY_TOOLS := 'moto[server]>=5.0,<6' 'cfn-lint>=1,<2' 'schemathesis>=4.30,<5'
 LAMBDA_TOOLS := 'cargo-lambda>=1.9,<2' 'ziglang>=0.13,<0.15'
 CARGO_TEST := cargo test --locked
 MOTO := MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python
@@ -41,7 +41,9 @@ lint-template: $(VENV)/.ready
 ## Python tools (the AWS emulator, cfn-lint) in a virtual environment inside the repository.
 setup: $(VENV)/.ready
 
-$(VENV)/.ready:
+# Re-run when the tool list changes, so an existing checkout gets new tools too.
+$(VENV)/.ready: Makefile
+
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PY_TOOLS)
 	touch $@

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod demo;
+pub mod docs;
 pub mod import;
 pub mod routes;
 pub mod server;

@@ -107,6 +107,9 @@ impl Gateway {
         {
             return self.outbox(req.uri().query());
         }
+        if let Some(page) = crate::docs::serve(req.method(), req.uri().path()) {
+            return page;
+        }
         if let Some(key) = req.uri().path().strip_prefix("/_local/blobs/") {
             if req.method() == http::Method::GET {
                 return self.blob(key, req.uri().query());
@@ -116,8 +119,14 @@ impl Gateway {
         {
             Ok(found) => found,
             Err(true) => {
-                return gateway_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
+                let mut r = gateway_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
+                let allow = shared::route::allowed_methods(&self.routes, req.uri().path());
+                if let Ok(v) = http::HeaderValue::from_str(&allow) {
+                    r.headers_mut().insert(http::header::ALLOW, v);
+                }
+                return r;
             }
+
             Err(false) => return gateway_error(StatusCode::NOT_FOUND, "Not found."),
         };
         let declared = req

@@ -39,7 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "\nDFCU & Fintract API on http://{addr}{}",
         if seeded { " (demo data seeded)" } else { "" }
     );
+    println!("  try every endpoint in the browser: http://{addr}/docs (contract: /openapi.yaml)");
+    println!("  dashboard: http://{addr}/api");
     println!("  operator (dashboard, FINTRACT_ADMIN): admin / 1234");
+
     println!("  customer James Blunt (C003, account 5000145080): jblunt / james-demo-pass");
     println!("  try: curl -s -X POST http://{addr}/token/ -d username=jblunt -d password=james-demo-pass\n");
     server.await?;

@@ -122,8 +122,91 @@ fn steps(b: &mut Chromium, base: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A person tries the API on `/docs`: every operation is listed, a sign-in through the page
+/// authorizes it, and the loans call then answers with James Blunt's loan — all in the browser,
+/// with nothing fetched from anywhere but this server.
+fn try_the_api(base: &str) -> Result<(), String> {
+    let mut b = Chromium::launch()?;
+    let result = docs_steps(&mut b, base);
+    if result.is_err() {
+        let _ = b.screenshot(&target_dir().join("docs-failure.png"), 1280, false);
+    }
+    result
+}
+
+/// Opens operation `id` (tag and operationId) and sends its example request.
+fn execute(b: &mut Chromium, id: &str) -> Result<serde_json::Value, String> {
+    let op = format!("#operations-{id}");
+    b.click(&format!("{op} .opblock-summary-control"))?;
+    b.wait_for(&format!("document.querySelector('{op} button.execute')"))?;
+    b.click(&format!("{op} button.execute"))?;
+    b.wait_for(&format!(
+        "document.querySelector('{op} .live-responses-table tbody .response-col_status')"
+    ))?;
+    b.eval(&format!(
+        "(() => {{ const t = document.querySelector('{op} .live-responses-table'); \
+         return {{ status: t.querySelector('tbody .response-col_status').textContent.trim(), \
+                  body: t.querySelector('.highlight-code, .microlight').textContent }}; }})()"
+    ))
+}
+
+fn docs_steps(b: &mut Chromium, base: &str) -> Result<(), String> {
+    let expect = |what: &str, ok: bool| if ok { Ok(()) } else { Err(what.to_string()) };
+    b.viewport(1280, 900, false)?;
+    b.goto(&format!("{base}/docs"))?;
+    let operations = acceptance::contract::operations().len();
+    b.wait_for(&format!(
+        "document.querySelectorAll('.opblock').length === {operations}"
+    ))?;
+    b.screenshot(&target_dir().join("docs-overview.png"), 1280, false)?;
+    expect(
+        "the contract's title",
+        b.text(".info .title")?
+            .is_some_and(|t| t.starts_with("DFCU loans API and Fintract authentication API")),
+    )?;
+
+    let token = execute(b, "DFCU-token")?;
+    expect(
+        &format!("POST /token/ with the example answers 200: {token}"),
+        token["status"] == "200" && token["body"].as_str().unwrap_or("").contains("access"),
+    )?;
+    let authorized = b.eval("!!window.ui.authSelectors.authorized().get('bearerAuth')")?;
+    expect(
+        "the page authorized itself with the new token",
+        authorized == true,
+    )?;
+
+    let loans = execute(b, "DFCU-loans")?;
+    let body = loans["body"].as_str().unwrap_or("");
+    expect(
+        &format!("POST /api/accounts/loans/ answers 200 with the loan: {loans}"),
+        loans["status"] == "200" && body.contains("L000005") && body.contains("James Blunt"),
+    )?;
+    expect(
+        "everything from this server",
+        b.eval(
+            "performance.getEntriesByType('resource').every(e => e.name.startsWith(location.origin))",
+        )? == true,
+    )?;
+    let shot = target_dir().join("docs.png");
+    b.screenshot(&shot, 1280, false)?;
+    println!("screenshot: {}", shot.display());
+    Ok(())
+}
+
 mod embedded {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_person_tries_the_api_from_the_docs_page_in_chromium() {
+        let app = TestApp::spawn(Backend::Embedded).await;
+        let base = app.base.clone();
+        match tokio::task::spawn_blocking(move || try_the_api(&base)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(step)) => panic!("in Chromium: {step}"),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_operator_signs_in_sees_the_figures_and_the_chart_and_signs_out_in_chromium() {

@@ -4,6 +4,7 @@
 mod boot;
 mod browser;
 mod concurrency;
+mod contract;
 mod counting;
 mod dashboard;
 mod faults;
