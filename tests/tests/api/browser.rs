@@ -5,17 +5,33 @@
 use acceptance::chromium::Chromium;
 use acceptance::{demo, target_dir, Backend, TestApp, MIX};
 
-/// The operator's visit, step by step; any failure names the step and what the page showed.
-fn visit(base: &str) -> Result<(), String> {
-    let mut browser = Chromium::launch()?;
-    let result = steps(&mut browser, base);
-    if result.is_err() {
-        let _ = browser.screenshot(&target_dir().join("dashboard-failure.png"), 1280, false);
+/// Runs `steps` in a fresh Chromium on the gateway at `base`, off the async runtime; a failure
+/// names the step, and the page as it was is saved as `target/<name>-failure.png`.
+async fn in_chromium(
+    base: &str,
+    name: &'static str,
+    steps: fn(&mut Chromium, &str) -> Result<(), String>,
+) {
+    let base = base.to_string();
+    let run = tokio::task::spawn_blocking(move || {
+        let mut browser = Chromium::launch()?;
+        let result = steps(&mut browser, &base);
+        if result.is_err() {
+            let shot = target_dir().join(format!("{name}-failure.png"));
+            let _ = browser.screenshot(&shot, 1280, false);
+        }
+        result
+    })
+    .await;
+    match run {
+        Ok(Ok(())) => {}
+        Ok(Err(step)) => panic!("in Chromium: {step}"),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
-    result
 }
 
-fn steps(b: &mut Chromium, base: &str) -> Result<(), String> {
+/// The operator's visit, step by step; any failure names the step and what the page showed.
+fn visit(b: &mut Chromium, base: &str) -> Result<(), String> {
     let expect = |what: &str, ok: bool| if ok { Ok(()) } else { Err(what.to_string()) };
     b.viewport(1280, 900, false)?;
     b.goto(&format!("{base}/api"))?;
@@ -122,18 +138,6 @@ fn steps(b: &mut Chromium, base: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A person tries the API on `/docs`: every operation is listed, a sign-in through the page
-/// authorizes it, and the loans call then answers with James Blunt's loan — all in the browser,
-/// with nothing fetched from anywhere but this server.
-fn try_the_api(base: &str) -> Result<(), String> {
-    let mut b = Chromium::launch()?;
-    let result = docs_steps(&mut b, base);
-    if result.is_err() {
-        let _ = b.screenshot(&target_dir().join("docs-failure.png"), 1280, false);
-    }
-    result
-}
-
 /// Opens operation `id` (tag and operationId) and sends its example request.
 fn execute(b: &mut Chromium, id: &str) -> Result<serde_json::Value, String> {
     let op = format!("#operations-{id}");
@@ -150,7 +154,10 @@ fn execute(b: &mut Chromium, id: &str) -> Result<serde_json::Value, String> {
     ))
 }
 
-fn docs_steps(b: &mut Chromium, base: &str) -> Result<(), String> {
+/// A person tries the API on `/docs`: every operation is listed, a sign-in through the page
+/// authorizes it, and the loans call then answers with James Blunt's loan — all in the browser,
+/// with nothing fetched from anywhere but this server.
+fn try_the_api(b: &mut Chromium, base: &str) -> Result<(), String> {
     let expect = |what: &str, ok: bool| if ok { Ok(()) } else { Err(what.to_string()) };
     b.viewport(1280, 900, false)?;
     b.goto(&format!("{base}/docs"))?;
@@ -200,24 +207,13 @@ mod embedded {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_person_tries_the_api_from_the_docs_page_in_chromium() {
         let app = TestApp::spawn(Backend::Embedded).await;
-        let base = app.base.clone();
-        match tokio::task::spawn_blocking(move || try_the_api(&base)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(step)) => panic!("in Chromium: {step}"),
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
+        in_chromium(&app.base, "docs", try_the_api).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_operator_signs_in_sees_the_figures_and_the_chart_and_signs_out_in_chromium() {
         let app = TestApp::spawn(Backend::Embedded).await;
         app.drive_the_documented_mix().await;
-        let base = app.base.clone();
-        let visit = tokio::task::spawn_blocking(move || visit(&base)).await;
-        match visit {
-            Ok(Ok(())) => {}
-            Ok(Err(step)) => panic!("in Chromium: {step}"),
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
+        in_chromium(&app.base, "dashboard", visit).await;
     }
 }
