@@ -54,16 +54,22 @@ impl Ctx {
 
     /// The live user behind the request's access token (bearer or `auth_key`), or 401.
     pub async fn authenticate(&self, req: &Request) -> ApiResult<User> {
-        let token = crate::http::bearer_token(req).ok_or_else(ApiError::invalid_token)?;
-        let claims = self
-            .jwt
-            .verify(token, TokenType::Access, crate::now())
-            .map_err(|_| ApiError::invalid_token())?;
+        let claims = self.verify_access(req)?;
         self.live_user(&claims).await
     }
 
-    /// The user a verified token names, if that token is still honoured.
-    async fn live_user(&self, claims: &Claims) -> ApiResult<User> {
+    /// The claims of the request's access token if its signature and expiry hold, or 401.
+    /// Reads nothing: a handler may start its own reads beside `live_user` once this passed.
+    pub fn verify_access(&self, req: &Request) -> ApiResult<Claims> {
+        let token = crate::http::bearer_token(req).ok_or_else(ApiError::invalid_token)?;
+        self.jwt
+            .verify(token, TokenType::Access, crate::now())
+            .map_err(|_| ApiError::invalid_token())
+    }
+
+    /// The user a verified token names, if that token is still honoured (not deactivated, not
+    /// deleted, same token version), or 401.
+    pub async fn live_user(&self, claims: &Claims) -> ApiResult<User> {
         let id = claims.user_id().ok_or_else(ApiError::invalid_token)?;
         match self.store.user(id).await? {
             Some(user) if user.token_version == claims.ver && user.may_hold_tokens() => Ok(user),

@@ -4,6 +4,7 @@
 
 pub mod chromium;
 pub mod contract;
+pub mod gate;
 pub mod moto;
 pub mod runtime_api;
 
@@ -157,6 +158,34 @@ impl TestApp {
             tables,
             emulator,
             _dir: dir,
+            server,
+        }
+    }
+
+    /// A second gateway on this app's adapters and data with its store replaced by `store`
+    /// (which wraps `self.ctx.store`): for tests that watch the calls a request makes.
+    pub async fn with_store(&self, store: Arc<dyn shared::store::DataStore>) -> TestApp {
+        let ctx = Ctx::with_ports(
+            self.ctx.config.clone(),
+            store,
+            self.ctx.notifier.clone(),
+            self.ctx.blobs.clone(),
+        )
+        .expect("the same configuration");
+        let ctx = Arc::new(ctx);
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind the gateway");
+        let addr = listener.local_addr().expect("address");
+        let server = tokio::spawn(local::serve(ctx.clone(), listener));
+        TestApp {
+            base: format!("http://{addr}"),
+            ctx,
+            backend: self.backend,
+            client: reqwest::Client::new(),
+            tables: self.tables.clone(),
+            emulator: self.emulator.clone(),
+            _dir: tempfile::tempdir().expect("temp dir"),
             server,
         }
     }

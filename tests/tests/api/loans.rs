@@ -1,5 +1,9 @@
 //! `POST /api/accounts/loans/`: the DFCU document's sample, roles, and every way to get it wrong.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use acceptance::gate::PairedReads;
 use acceptance::{demo, on_both_backends, TestApp, TEST_SECRET};
 use base64::Engine;
 use serde_json::json;
@@ -184,6 +188,75 @@ async fn bad_account_numbers_and_bodies_are_400(app: TestApp) {
     assert_eq!(a.status, 400);
 }
 
+/// DESIGN.md §10: the user re-read and the account query share one round trip. The gate lets
+/// either read through only while the other is in flight, so made one after the other they fail.
+async fn the_user_and_the_account_are_read_concurrently(app: TestApp) {
+    let token = app.access_token(&demo::JAMES).await;
+    let gate = Arc::new(PairedReads::new(
+        app.ctx.store.clone(),
+        Duration::from_secs(10),
+    ));
+    let gated = app.with_store(gate.clone()).await;
+    let a = gated.loans(demo::JAMES_ACCOUNT, Some(&token)).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["response"]["customer_id"], "C003");
+    let mut reads = gate.reads();
+    reads.sort();
+    assert_eq!(reads, ["account", "user"]);
+}
+
+/// A token that does not verify reads nothing; a verified token of a user it no longer stands
+/// for reads the account beside the user but answers the 401 alone, never the account.
+async fn refused_tokens_read_nothing_or_show_nothing(app: TestApp) {
+    let now = shared::now();
+    let keys = JwtKeys::new(TEST_SECRET.to_vec());
+    let claims = |sub: &str, ver, exp| Claims {
+        sub: sub.into(),
+        token_type: TokenType::Access,
+        jti: "j".into(),
+        iat: now - 10,
+        exp,
+        ver,
+        fam: None,
+    };
+    let gate = Arc::new(PairedReads::new(
+        app.ctx.store.clone(),
+        Duration::from_secs(10),
+    ));
+    let gated = app.with_store(gate.clone()).await;
+    let expired = keys.sign(&claims("3", 0, now - 1));
+    let other_key = JwtKeys::new(b"an-attacker-secret-that-is-long-enough".to_vec()).sign(&claims(
+        "3",
+        0,
+        now + 300,
+    ));
+    for (what, token) in [
+        ("no token", None),
+        ("garbage", Some("not-a-token")),
+        ("expired", Some(expired.as_str())),
+        ("other key", Some(other_key.as_str())),
+    ] {
+        let a = gated.loans(demo::JAMES_ACCOUNT, token).await;
+        assert_eq!(a.body, json!({"error": "Invalid Auth Token."}), "{what}");
+        assert_eq!(gate.reads(), Vec::<&str>::new(), "{what}: nothing read");
+    }
+
+    let stale = keys.sign(&claims("3", 7, now + 300));
+    let deleted = keys.sign(&claims("999999", 0, now + 300));
+    for (what, token) in [("stale token version", &stale), ("deleted user", &deleted)] {
+        let a = gated.loans(demo::JAMES_ACCOUNT, Some(token)).await;
+        assert_eq!(a.status, 401, "{what}");
+        assert_eq!(a.body, json!({"error": "Invalid Auth Token."}), "{what}");
+    }
+    assert_eq!(gate.reads().len(), 4);
+
+    // With a bad body there is no account to read, and the token is still judged first.
+    let a = app
+        .post_json("/api/accounts/loans/", &json!({}), Some(&stale))
+        .await;
+    assert_eq!((a.status, a.error()), (401, "Invalid Auth Token."));
+}
+
 on_both_backends!(
     james_gets_exactly_the_published_answer,
     the_token_may_come_in_an_auth_key_header,
@@ -193,4 +266,6 @@ on_both_backends!(
     an_unapproved_customer_and_a_developer_are_refused,
     every_bad_token_is_invalid_auth_token,
     bad_account_numbers_and_bodies_are_400,
+    the_user_and_the_account_are_read_concurrently,
+    refused_tokens_read_nothing_or_show_nothing,
 );

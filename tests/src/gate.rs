@@ -1,0 +1,170 @@
+//! `PairedReads`: the real store of a test app behind a gate that lets a user read
+//! (`UserStore::user`) or an account read (`AccountStore::account_with_loans`) through only once
+//! the other one is in flight too. A handler that makes the two reads one after the other waits
+//! alone, and its read fails after `patience`; one that makes them concurrently passes. Every
+//! other call goes straight to the store. It also records which reads were made.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use shared::model::{Account, AccountWithLoans, Loan, NewUser, User};
+use shared::store::{
+    AccountStore, CounterRow, Counters, DataStore, OtpRecord, OtpStore, RefreshRecord, Rotation,
+    StatusClass, StoreError, Taken, Tally, Throttles, TokenStore, Update, UserStore, Verification,
+    VerificationStore,
+};
+
+pub struct PairedReads {
+    inner: Arc<dyn DataStore>,
+    both_in_flight: tokio::sync::Barrier,
+    patience: Duration,
+    reads: Mutex<Vec<&'static str>>,
+}
+
+impl PairedReads {
+    pub fn new(inner: Arc<dyn DataStore>, patience: Duration) -> Self {
+        PairedReads {
+            inner,
+            both_in_flight: tokio::sync::Barrier::new(2),
+            patience,
+            reads: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The gated reads made so far, in the order they started.
+    pub fn reads(&self) -> Vec<&'static str> {
+        self.reads.lock().unwrap().clone()
+    }
+
+    async fn pass(&self, read: &'static str) -> Result<(), StoreError> {
+        self.reads.lock().unwrap().push(read);
+        match tokio::time::timeout(self.patience, self.both_in_flight.wait()).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "{read} waited {:?} alone: the user and account reads were not concurrent",
+                self.patience
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for PairedReads {
+    async fn create_user(&self, user: NewUser) -> Result<Result<User, Taken>, StoreError> {
+        self.inner.create_user(user).await
+    }
+    async fn user(&self, id: u64) -> Result<Option<User>, StoreError> {
+        self.pass("user").await?;
+        self.inner.user(id).await
+    }
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        self.inner.user_by_username(username).await
+    }
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.inner.user_by_email(email).await
+    }
+    async fn user_by_customer_id(&self, customer_id: &str) -> Result<Option<User>, StoreError> {
+        self.inner.user_by_customer_id(customer_id).await
+    }
+    async fn update_user(&self, before: &User, after: &User) -> Result<Update, StoreError> {
+        self.inner.update_user(before, after).await
+    }
+    async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+        self.inner.delete_user(user).await
+    }
+}
+
+#[async_trait]
+impl AccountStore for PairedReads {
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.inner.put_account(account).await
+    }
+    async fn put_loan(&self, account_number: &str, loan: &Loan) -> Result<(), StoreError> {
+        self.inner.put_loan(account_number, loan).await
+    }
+    async fn account_with_loans(
+        &self,
+        number: &str,
+    ) -> Result<Option<AccountWithLoans>, StoreError> {
+        self.pass("account").await?;
+        self.inner.account_with_loans(number).await
+    }
+    async fn accounts_of_customer(&self, customer_id: &str) -> Result<Vec<Account>, StoreError> {
+        self.inner.accounts_of_customer(customer_id).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for PairedReads {
+    async fn put_refresh(&self, record: &RefreshRecord) -> Result<(), StoreError> {
+        self.inner.put_refresh(record).await
+    }
+    async fn rotate_refresh(
+        &self,
+        old_jti: &str,
+        new: &RefreshRecord,
+    ) -> Result<Rotation, StoreError> {
+        self.inner.rotate_refresh(old_jti, new).await
+    }
+}
+
+#[async_trait]
+impl Counters for PairedReads {
+    async fn add(
+        &self,
+        function: &str,
+        hour: i64,
+        shard: u32,
+        class: StatusClass,
+    ) -> Result<(), StoreError> {
+        self.inner.add(function, hour, shard, class).await
+    }
+    async fn read_hours(
+        &self,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<CounterRow>, StoreError> {
+        self.inner.read_hours(from_hour, to_hour).await
+    }
+    async fn totals_by_function(&self) -> Result<BTreeMap<String, Tally>, StoreError> {
+        self.inner.totals_by_function().await
+    }
+}
+
+#[async_trait]
+impl OtpStore for PairedReads {
+    async fn put_otp(&self, otp: &OtpRecord) -> Result<(), StoreError> {
+        self.inner.put_otp(otp).await
+    }
+    async fn otp(&self, user_id: u64) -> Result<Option<OtpRecord>, StoreError> {
+        self.inner.otp(user_id).await
+    }
+    async fn take_otp(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
+        self.inner.take_otp(user_id, attempt_id).await
+    }
+    async fn spend_otp_try(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
+        self.inner.spend_otp_try(user_id, attempt_id).await
+    }
+}
+
+#[async_trait]
+impl VerificationStore for PairedReads {
+    async fn put_verification(&self, v: &Verification) -> Result<(), StoreError> {
+        self.inner.put_verification(v).await
+    }
+    async fn take_verification(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Verification>, StoreError> {
+        self.inner.take_verification(token_hash).await
+    }
+}
+
+#[async_trait]
+impl Throttles for PairedReads {
+    async fn hit(&self, key: &str, window_start: i64, window_secs: i64) -> Result<u64, StoreError> {
+        self.inner.hit(key, window_start, window_secs).await
+    }
+}
