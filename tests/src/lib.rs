@@ -630,6 +630,13 @@ impl TestApp {
         .await
     }
 
+    /// `POST /auth/upload/` of a small valid PDF named `name`.
+    pub async fn upload_pdf(&self, name: &str, token: &str) -> Answer {
+        let pdf = shared::upload::samples::pdf();
+        self.post_file("/auth/upload/", pdf, name, "application/pdf", token)
+            .await
+    }
+
     /// The keys of the objects below `prefix` in this app's blob store.
     pub async fn objects(&self, prefix: &str) -> Vec<String> {
         self.ctx

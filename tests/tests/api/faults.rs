@@ -131,15 +131,7 @@ mod embedded {
         let app = embedded_app().await;
         let user = app.new_user("CUSTOMER").await;
         let token = app.access_of(&user).await;
-        let a = app
-            .post_file(
-                "/auth/upload/",
-                samples::pdf(),
-                "a.pdf",
-                "application/pdf",
-                &token,
-            )
-            .await;
+        let a = app.upload_pdf("a.pdf", &token).await;
         assert_eq!(a.status, 201);
         let lock = WriteLock::take(&app);
         assert_eq!(

@@ -139,27 +139,14 @@ async fn refused_avatars_say_why(app: TestApp) {
 async fn only_the_user_sets_their_avatar(app: TestApp) {
     let (_, token) = signed_in(&app).await;
     let other = app.new_user("CUSTOMER").await;
-    let a = app
-        .post_file(
-            &format!("/auth/avatar/{}/", other.id),
-            samples::png(8, 8),
-            "a.png",
-            "image/png",
-            &token,
-        )
-        .await;
-    assert_eq!(a.status, 404);
     let admin = app.access_token(&acceptance::demo::ADMIN).await;
-    let a = app
-        .post_file(
-            &format!("/auth/avatar/{}/", other.id),
-            samples::png(8, 8),
-            "a.png",
-            "image/png",
-            &admin,
-        )
-        .await;
-    assert_eq!(a.status, 404, "not even an admin sets someone's photo");
+    for (caller, why) in [(&token, "another user"), (&admin, "not even an admin")] {
+        let path = format!("/auth/avatar/{}/", other.id);
+        let a = app
+            .post_file(&path, samples::png(8, 8), "a.png", "image/png", caller)
+            .await;
+        assert_eq!(a.status, 404, "{why} sets someone's photo");
+    }
     assert!(app
         .objects(&format!("avatars/{}/", other.id))
         .await
@@ -324,31 +311,9 @@ async fn deleting_the_account_deletes_its_avatar_and_uploads(app: TestApp) {
         201
     );
     for _ in 0..2 {
-        assert_eq!(
-            app.post_file(
-                "/auth/upload/",
-                samples::pdf(),
-                "a.pdf",
-                "application/pdf",
-                &token
-            )
-            .await
-            .status,
-            201
-        );
+        assert_eq!(app.upload_pdf("a.pdf", &token).await.status, 201);
     }
-    assert_eq!(
-        app.post_file(
-            "/auth/upload/",
-            samples::pdf(),
-            "b.pdf",
-            "application/pdf",
-            &other_token
-        )
-        .await
-        .status,
-        201
-    );
+    assert_eq!(app.upload_pdf("b.pdf", &other_token).await.status, 201);
     assert_eq!(app.objects(&format!("uploads/{}/", user.id)).await.len(), 2);
     assert_eq!(
         app.call("DELETE", "/auth/delete/", None, Some(&token))
@@ -392,15 +357,7 @@ mod links {
             })
             .await;
             let (_, token) = signed_in(&app).await;
-            let a = app
-                .post_file(
-                    "/auth/upload/",
-                    samples::pdf(),
-                    "a.pdf",
-                    "application/pdf",
-                    &token,
-                )
-                .await;
+            let a = app.upload_pdf("a.pdf", &token).await;
             let url = a.body["url"].as_str().unwrap().to_string();
             assert_eq!(download(&app, &url).await.0, 200);
             let tampered = url.replace("sig=", "sig=0");
