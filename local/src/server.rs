@@ -26,13 +26,29 @@ pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 struct Gateway {
     ctx: Arc<Ctx>,
     routes: Vec<Route>,
+    /// What API Gateway puts in `requestContext.domainName`: this gateway's own host, from its
+    /// configuration, never the client's `Host` header.
+    domain: String,
+}
+
+/// The host of `base_url` (`http://127.0.0.1:3000/x` gives `127.0.0.1`).
+fn host_of(base_url: &str) -> String {
+    let authority = base_url.split("://").nth(1).unwrap_or("");
+    let authority = authority.split('/').next().unwrap_or("");
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host.to_string(),
+        _ => authority.to_string(),
+    }
 }
 
 /// Binds nothing: serves `listener` until the task is dropped.
 pub async fn serve(ctx: Arc<Ctx>, listener: TcpListener) {
+    let base_url = ctx.config.public_base_url.as_deref();
+    let domain = host_of(base_url.unwrap_or(shared::config::LOCAL_BASE_URL));
     let gateway = Arc::new(Gateway {
         ctx,
         routes: crate::routes(),
+        domain,
     });
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -161,7 +177,7 @@ impl Gateway {
                 )
             }
         };
-        let request = to_lambda_request(parts, bytes, params, peer);
+        let request = to_lambda_request(parts, bytes, params, peer, &self.domain);
         let response = route.call(&self.ctx, request).await;
         let (parts, body) = response.into_parts();
         let bytes = match body {
@@ -187,7 +203,7 @@ impl Gateway {
         let sig = params.get("sig").map(String::as_str).unwrap_or("");
         let blobs = shared::blob::LocalBlobs::new(
             self.ctx.config.blob_dir.clone(),
-            self.ctx.config.public_base_url.clone(),
+            String::new(), // only checks signatures here; makes no URLs
             self.ctx.config.jwt_secret.clone().unwrap_or_default(),
         );
         let Some((bytes, meta)) = blobs.open_signed(key, expires, sig, shared::now()) else {
@@ -248,6 +264,7 @@ fn to_lambda_request(
     bytes: Bytes,
     params: HashMap<String, String>,
     peer: SocketAddr,
+    domain: &str,
 ) -> lambda_http::Request {
     let query: Vec<(String, String)> =
         serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).unwrap_or_default();
@@ -258,6 +275,8 @@ fn to_lambda_request(
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.request_id = Some(shared::jwt::random_id());
     context.stage = Some("$default".into());
+    context.domain_name = Some(domain.to_string());
+    context.domain_prefix = domain.split('.').next().map(str::to_string);
     context.time_epoch = shared::now() * 1000;
     context.http.method = parts.method.clone();
     context.http.path = Some(parts.uri.path().to_string());
@@ -271,4 +290,17 @@ fn to_lambda_request(
         .with_path_parameters(params)
         .with_query_string_parameters(query_map)
         .with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_domain_is_the_configured_host_without_port_or_path() {
+        assert_eq!(super::host_of("http://127.0.0.1:3000"), "127.0.0.1");
+        assert_eq!(
+            super::host_of("https://api.bank.example/fintract"),
+            "api.bank.example"
+        );
+        assert_eq!(super::host_of("http://localhost"), "localhost");
+    }
 }

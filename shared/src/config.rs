@@ -24,8 +24,10 @@ pub struct Config {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub counter_shards: u32,
-    /// Where links in e-mails point (the API's public base URL).
-    pub public_base_url: String,
+    /// The API's public base URL (a custom domain with its base path), when configured: it wins.
+    /// Unset in AWS by default, where each request's API Gateway context gives it instead
+    /// (`Ctx::public_base_url`): a reference to the API from each function would be a cycle.
+    pub public_base_url: Option<String>,
     pub mail_from: String,
     pub sms_sender_id: String,
     /// The embedded backend's outbox (JSON lines).
@@ -97,10 +99,7 @@ impl Config {
             access_ttl: Duration::from_secs(seconds(&lookup, "ACCESS_TOKEN_TTL_SECS", 300)?),
             refresh_ttl: Duration::from_secs(seconds(&lookup, "REFRESH_TOKEN_TTL_SECS", 86_400)?),
             counter_shards: seconds(&lookup, "COUNTER_SHARDS", 4)?.clamp(1, 64) as u32,
-            public_base_url: lookup("PUBLIC_BASE_URL")
-                .unwrap_or_else(|| "http://127.0.0.1:3000".into())
-                .trim_end_matches('/')
-                .to_string(),
+            public_base_url: base_url(lookup("PUBLIC_BASE_URL"))?,
             mail_from: lookup("MAIL_FROM").unwrap_or_else(|| "no-reply@fintract.local".into()),
             sms_sender_id: lookup("SMS_SENDER_ID").unwrap_or_else(|| "Fintract".into()),
             outbox_path: lookup("OUTBOX_PATH")
@@ -145,7 +144,7 @@ impl Config {
             sqlite_busy_timeout: Duration::from_secs(5),
             throttle_multiplier: 1,
             request_body_timeout: Duration::from_secs(30),
-            public_base_url: "http://127.0.0.1:3000".into(),
+            public_base_url: Some(LOCAL_BASE_URL.into()),
             mail_from: "no-reply@fintract.local".into(),
             sms_sender_id: "Fintract".into(),
             otp_ttl: Duration::from_secs(300),
@@ -159,6 +158,34 @@ impl Config {
             refresh_ttl: Duration::from_secs(86_400),
             counter_shards: 4,
         }
+    }
+}
+
+/// Where the local gateway serves by default.
+pub const LOCAL_BASE_URL: &str = "http://127.0.0.1:3000";
+
+/// A configured base URL: absolute http(s), no query, kept without its trailing slash; an empty
+/// value (the template's default parameter) is no value.
+fn base_url(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value.map(|v| v.trim().trim_end_matches('/').to_string()) else {
+        return Ok(None);
+    };
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    match rest {
+        Some(rest)
+            if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(['?', '#', ' ']) =>
+        {
+            Ok(Some(value))
+        }
+        _ => Err(ConfigError {
+            name: "PUBLIC_BASE_URL",
+            problem: format!("expected an absolute http(s) URL without a query, got `{value}`"),
+        }),
     }
 }
 
@@ -225,6 +252,29 @@ mod tests {
             cfg(&[("ACCESS_TOKEN_TTL_SECS", "-5")]).unwrap_err().name,
             "ACCESS_TOKEN_TTL_SECS"
         );
+    }
+
+    #[test]
+    fn the_public_base_url_is_optional_absolute_and_kept_without_its_slash() {
+        assert_eq!(cfg(&[]).unwrap().public_base_url, None);
+        assert_eq!(
+            cfg(&[("PUBLIC_BASE_URL", "")]).unwrap().public_base_url,
+            None
+        );
+        assert_eq!(
+            cfg(&[("PUBLIC_BASE_URL", "https://api.bank.example/fintract/")])
+                .unwrap()
+                .public_base_url
+                .as_deref(),
+            Some("https://api.bank.example/fintract")
+        );
+        for bad in ["api.bank.example", "ftp://x", "https://", "https://x/?a=1"] {
+            assert_eq!(
+                cfg(&[("PUBLIC_BASE_URL", bad)]).unwrap_err().name,
+                "PUBLIC_BASE_URL",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -62,6 +62,16 @@ pub fn sdk_timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// The SDK configuration of the environment (region, credentials, `AWS_ENDPOINT_URL`) with our
+/// timeouts and retries.
+pub async fn aws_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(sdk_timeouts())
+        .retry_config(sdk_retries())
+        .load()
+        .await
+}
+
 /// Standard retry mode, three attempts in all.
 pub fn sdk_retries() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(3)
@@ -72,14 +82,7 @@ impl Ctx {
     pub async fn from_env() -> Result<Self, InitError> {
         let config = Config::from_env()?;
         match config.backend {
-            Backend::Aws => {
-                let sdk = aws_config::defaults(BehaviorVersion::latest())
-                    .timeout_config(sdk_timeouts())
-                    .retry_config(sdk_retries())
-                    .load()
-                    .await;
-                Self::aws_with_secret(config, &sdk).await
-            }
+            Backend::Aws => Self::aws_with_secret(config, &aws_sdk_config().await).await,
             Backend::Embedded { .. } => Self::embedded(config),
         }
     }
@@ -134,7 +137,10 @@ impl Ctx {
         let outbox = Outbox::new(config.outbox_path.clone());
         let blobs = LocalBlobs::new(
             config.blob_dir.clone(),
-            config.public_base_url.clone(),
+            config
+                .public_base_url
+                .clone()
+                .unwrap_or_else(|| crate::config::LOCAL_BASE_URL.into()),
             config.jwt_secret.clone().unwrap_or_default(),
         );
         Self::with_ports(config, Arc::new(store), Arc::new(outbox), Arc::new(blobs))

@@ -281,6 +281,22 @@ pub fn base_path(req: &Request) -> String {
     }
 }
 
+/// The URL clients reached this API at, from what API Gateway puts in the request context (the
+/// domain that received the request and the stage prefix in its path), never from the `Host`
+/// header, which a client chooses. API Gateway serves HTTPS only.
+pub fn gateway_base_url(req: &Request) -> Option<String> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return None;
+    };
+    let domain = ctx.domain_name.as_deref()?;
+    let hostname = !domain.is_empty()
+        && domain.len() <= 253
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    hostname.then(|| format!("https://{}{}", domain.to_ascii_lowercase(), base_path(req)))
+}
+
 /// A path parameter that must be a user id: a positive whole number that fits in 53 bits.
 pub fn path_id(req: &Request, name: &str) -> ApiResult<u64> {
     let raw = req
@@ -385,6 +401,52 @@ mod tests {
             .unwrap()
             .with_raw_http_path(format!("/{stage}{raw}"))
             .with_request_context(RequestContext::ApiGatewayV2(ctx))
+    }
+
+    fn at_domain(domain: Option<&str>, stage: &str, raw: &str, host: &str) -> Request {
+        let mut ctx =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        ctx.stage = Some(stage.to_string());
+        ctx.domain_name = domain.map(str::to_string);
+        http::Request::builder()
+            .uri(format!("https://{host}{raw}"))
+            .header("host", host)
+            .body(Body::Empty)
+            .unwrap()
+            .with_raw_http_path(raw)
+            .with_request_context(RequestContext::ApiGatewayV2(ctx))
+    }
+
+    #[test]
+    fn the_base_url_comes_from_the_gateway_context_never_from_the_host_header() {
+        let api = "abc123defg.execute-api.eu-west-1.amazonaws.com";
+        let r = at_domain(Some(api), "$default", "/auth/register/", "evil.example");
+        assert_eq!(
+            gateway_base_url(&r).as_deref(),
+            Some(&*format!("https://{api}"))
+        );
+        let r = at_domain(Some(api), "prod", "/prod/auth/register/", api);
+        assert_eq!(
+            gateway_base_url(&r).as_deref(),
+            Some(&*format!("https://{api}/prod"))
+        );
+        // A custom domain maps the stage away: no prefix in the path, none in the links.
+        let r = at_domain(Some("api.bank.example"), "prod", "/auth/register/", "x");
+        assert_eq!(
+            gateway_base_url(&r).as_deref(),
+            Some("https://api.bank.example")
+        );
+        assert_eq!(
+            gateway_base_url(&at_domain(None, "$default", "/a/", "evil.example")),
+            None
+        );
+        for odd in ["", "evil.example/path", "evil.example?x", "a b"] {
+            assert_eq!(
+                gateway_base_url(&at_domain(Some(odd), "$default", "/a/", "x")),
+                None,
+                "{odd}"
+            );
+        }
     }
 
     #[test]

@@ -131,7 +131,7 @@ impl TestApp {
             .expect("bind the gateway");
         let addr = listener.local_addr().expect("address");
         let mut config = test_config(backend, dir.path());
-        config.public_base_url = format!("http://{addr}");
+        config.public_base_url = Some(format!("http://{addr}"));
         tweak(&mut config);
         let emulator = sdk
             .as_ref()

@@ -96,14 +96,18 @@ pub fn cookie_values(req: &Request) -> Vec<&str> {
 }
 
 /// Whether the client reached us over HTTPS: API Gateway says so in `X-Forwarded-Proto`, and a
-/// deployment whose public URL is HTTPS is reached over nothing else.
+/// deployment whose public URL is HTTPS (configured, or API Gateway's own) is reached over
+/// nothing else.
 pub fn over_https(ctx: &Ctx, req: &Request) -> bool {
     let forwarded = req
         .headers()
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
-    forwarded || ctx.config.public_base_url.starts_with("https://")
+    forwarded
+        || ctx
+            .public_base_url(req)
+            .is_ok_and(|base| base.starts_with("https://"))
 }
 
 /// The `Set-Cookie` value that starts a session; `base` is the stage prefix of the API's URLs.

@@ -9,6 +9,7 @@ shared::route!("re-verify-email", POST, "/auth/re-verify-email/", handle);
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let base_url = ctx.public_base_url(&req)?;
     ctx.throttle_source("re-verify", &req, 20, 3600).await?;
     let mut f = Fields::from_request(&req)?;
     let email = f.email("email", true).unwrap_or_default();
@@ -24,7 +25,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
                 (None, true) => None,
             });
     if let Some((id, address)) = target {
-        if let Err(e) = ctx.send_verification(id, &address).await {
+        if let Err(e) = ctx.send_verification(&base_url, id, &address).await {
             tracing::error!(user_id = id, error = ?e, "verification e-mail not sent");
         }
     }

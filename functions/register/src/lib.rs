@@ -105,6 +105,8 @@ fn new_customer_id() -> String {
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    // Known before anything is written: without it no verification link can be mailed.
+    let base_url = ctx.public_base_url(&req)?;
     ctx.throttle_source("register", &req, PER_SOURCE_PER_HOUR, 3600)
         .await?;
     let Registration {
@@ -141,7 +143,10 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             }
         }
     };
-    if let Err(e) = ctx.send_verification(created.id, &created.email).await {
+    if let Err(e) = ctx
+        .send_verification(&base_url, created.id, &created.email)
+        .await
+    {
         // The account exists; the person can ask for a new link with /auth/re-verify-email/.
         tracing::error!(user_id = created.id, error = ?e, "verification e-mail not sent");
     }

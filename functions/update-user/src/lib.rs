@@ -78,6 +78,7 @@ fn parse(req: &Request, admin: bool) -> ApiResult<Changes> {
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let base_url = ctx.public_base_url(&req)?;
     let caller = ctx.authenticate(&req).await?;
     let id = path_id(&req, "id")?;
     let admin = caller.user_type.is_admin();
@@ -134,7 +135,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     })
     .await?;
     if let Some(email) = pending {
-        if let Err(e) = ctx.send_verification(id, &email).await {
+        if let Err(e) = ctx.send_verification(&base_url, id, &email).await {
             tracing::error!(user_id = id, error = ?e, "verification e-mail for the new address not sent");
         }
     }

@@ -18,22 +18,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_target(false)
         .init();
     let mut config = Config::from_env()?;
-    if config.jwt_secret.is_none() {
+    let embedded = matches!(config.backend, Backend::Embedded { .. });
+    // In AWS the key comes from Secrets Manager when JWT_SECRET_ARN names one.
+    if config.jwt_secret.is_none() && (embedded || config.jwt_secret_arn.is_none()) {
         config.jwt_secret = Some(local_secret(Path::new(".local/jwt-secret"))?);
     }
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
-    if std::env::var("PUBLIC_BASE_URL").is_err() {
+    if config.public_base_url.is_none() {
         // Links in mail and download URLs point at this gateway, whatever its port.
-        config.public_base_url = format!("http://127.0.0.1:{port}");
+        config.public_base_url = Some(format!("http://127.0.0.1:{port}"));
     }
-    let ctx = Arc::new(match config.backend {
-        Backend::Embedded { .. } => Ctx::embedded(config)?,
-        Backend::Aws => Ctx::from_env().await?,
+    let ctx = Arc::new(if embedded {
+        Ctx::embedded(config)?
+    } else {
+        Ctx::aws_with_secret(config, &shared::context::aws_sdk_config().await).await?
     });
-    let seeded = local::demo::seed(&ctx).await?;
+    // The demo operator's password is below the policy: it may exist on this machine only,
+    // never in tables that could be a deployment's.
+    let seeded = embedded && local::demo::seed(&ctx).await?;
     let (addr, server) = local::spawn(ctx, SocketAddr::from(([127, 0, 0, 1], port))).await?;
     println!(
         "\nDFCU & Fintract API on http://{addr}{}",
@@ -41,10 +46,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  try every endpoint in the browser: http://{addr}/docs (contract: /openapi.yaml)");
     println!("  dashboard: http://{addr}/api");
-    println!("  operator (dashboard, FINTRACT_ADMIN): admin / 1234");
-
-    println!("  customer James Blunt (C003, account 5000145080): jblunt / james-demo-pass");
-    println!("  try: curl -s -X POST http://{addr}/token/ -d username=jblunt -d password=james-demo-pass\n");
+    if embedded {
+        println!("  operator (dashboard, FINTRACT_ADMIN): admin / 1234");
+        println!("  customer James Blunt (C003, account 5000145080): jblunt / james-demo-pass");
+        println!("  try: curl -s -X POST http://{addr}/token/ -d username=jblunt -d password=james-demo-pass\n");
+    } else {
+        println!("  AWS backend: no demo data is seeded; create an admin with `fintract-admin create-admin`\n");
+    }
     server.await?;
     Ok(())
 }

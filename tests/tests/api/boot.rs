@@ -31,6 +31,12 @@ fn binary(function: &str) -> PathBuf {
 
 /// Boots `function` on a fresh seeded SQLite file, feeds it its event, returns the answer.
 async fn boot(function: &str) -> (u16, Value) {
+    let (status, body, _) = boot_with(function, &[]).await;
+    (status, body)
+}
+
+/// [`boot`] with `env` added to the function's environment; also returns its folder (outbox).
+async fn boot_with(function: &str, env: &[(&str, &str)]) -> (u16, Value, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("api.db");
     let ctx = Ctx::embedded(Config::embedded(&db, SECRET.as_bytes().to_vec())).unwrap();
@@ -59,6 +65,7 @@ async fn boot(function: &str) -> (u16, Value) {
         .env("BLOB_DIR", dir.path().join("blobs"))
         .env("JWT_SECRET", SECRET)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .kill_on_drop(true)
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -76,7 +83,7 @@ async fn boot(function: &str) -> (u16, Value) {
             );
             let body =
                 serde_json::from_str(v["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
-            (status, body)
+            (status, body, dir)
         }
         other => panic!("{function} did not answer with a response: {other:?}"),
     }
@@ -123,6 +130,38 @@ boots! {
     avatar: "avatar" => 201, |b| b["user"]["avatar"].as_str().unwrap_or("").contains("/avatars/3/");
     upload_file: "upload-file" => 201, |b| b["url"].as_str().unwrap_or("").contains("/uploads/3/");
     dashboard: "dashboard" => 401, |b| b["error"].is_string();
+}
+
+/// The verification link `register` mailed when booted with `env` and its API Gateway event.
+async fn link_mailed_by_register(env: &[(&str, &str)]) -> String {
+    let (status, body, dir) = boot_with("register", env).await;
+    assert_eq!(status, 201, "{body}");
+    let mail = shared::notify::Outbox::read(&dir.path().join("outbox.jsonl"));
+    let body = &mail.last().expect("a verification mail").body;
+    let start = body.find("http").expect("a link");
+    body[start..].split_whitespace().next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mailed_link_points_at_the_execute_api_url_the_request_came_in_at() {
+    // No PUBLIC_BASE_URL: the event's requestContext (domainName, stage) gives the base.
+    let link = link_mailed_by_register(&[]).await;
+    assert!(
+        link.starts_with(
+            "https://abc123defg.execute-api.eu-west-1.amazonaws.com/auth/verify-email/?token="
+        ),
+        "{link}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mailed_link_points_at_the_custom_domain_when_one_is_configured() {
+    let base = "https://api.bank.example/fintract";
+    let link = link_mailed_by_register(&[("PUBLIC_BASE_URL", base)]).await;
+    assert!(
+        link.starts_with(&format!("{base}/auth/verify-email/?token=")),
+        "{link}"
+    );
 }
 
 #[tokio::test]

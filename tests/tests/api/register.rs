@@ -51,6 +51,26 @@ async fn registering_creates_a_user_and_mails_a_single_use_link(app: TestApp) {
     assert_eq!(missing.status, 400);
 }
 
+async fn a_host_header_cannot_point_the_mailed_link_at_another_site(app: TestApp) {
+    let body = app.registration("DEVELOPER");
+    let a = app
+        .send(
+            app.client
+                .post(app.url("/auth/register/"))
+                .header("host", "evil.example")
+                .header("x-forwarded-host", "evil.example")
+                .json(&body),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let mail = app.last_message_to(body["email"].as_str().unwrap()).await;
+    assert!(!mail.contains("evil.example"), "{mail}");
+    assert!(
+        mail.contains(&format!("{}/auth/verify-email/?token=", app.base)),
+        "{mail}"
+    );
+}
+
 async fn an_unverified_user_gets_no_code_and_no_token(app: TestApp) {
     let body = app.registration("CUSTOMER");
     assert_eq!(app.register(&body, None).await.status, 201);
@@ -304,6 +324,7 @@ async fn re_verify_answers_the_same_for_any_address_and_is_throttled(app: TestAp
 
 on_both_backends!(
     registering_creates_a_user_and_mails_a_single_use_link,
+    a_host_header_cannot_point_the_mailed_link_at_another_site,
     an_unverified_user_gets_no_code_and_no_token,
     a_taken_email_or_username_is_refused_case_insensitively,
     concurrent_registrations_of_one_email_create_one_user,

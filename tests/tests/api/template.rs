@@ -202,3 +202,42 @@ fn every_function_crate_has_one_template_function_one_route_entry_and_one_event(
         .collect();
     assert_eq!(routed, crates, "one route-table entry per crate");
 }
+
+/// API Gateway matches route keys exactly: a stricter limit on `POST /token/` leaves `POST /token`
+/// at the default. Every throttled route must be throttled under both spellings, equally, and
+/// every throttled key must be a route the template declares.
+#[test]
+fn every_route_throttle_covers_both_spellings_of_its_route() {
+    let t = template();
+    let settings = t["Resources"]["HttpApi"]["Properties"]["RouteSettings"]
+        .as_mapping()
+        .expect("HttpApi RouteSettings");
+    let limits = |key: &str| {
+        settings.get(Value::from(key)).map(|s| {
+            (
+                s["ThrottlingBurstLimit"].as_u64(),
+                s["ThrottlingRateLimit"].as_u64(),
+            )
+        })
+    };
+    let (declared, _) = template_routes();
+    let keys: BTreeSet<String> = declared
+        .iter()
+        .map(|(_, method, path)| format!("{method} {path}"))
+        .collect();
+    assert!(!settings.is_empty());
+    for (key, _) in settings {
+        let key = key.as_str().expect("a route key");
+        assert!(keys.contains(key), "{key} throttles no declared route");
+        let (method_path, twin) = match key.strip_suffix('/') {
+            Some(without) => (key.to_string(), without.to_string()),
+            None => (key.to_string(), format!("{key}/")),
+        };
+        let (mine, other) = (limits(&method_path), limits(&twin));
+        assert!(
+            mine.is_some_and(|(b, r)| b.is_some() && r.is_some()),
+            "{key}: burst and rate limits"
+        );
+        assert_eq!(mine, other, "{key} and {twin} must have the same limits");
+    }
+}
