@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{json, Value};
 
-/// How long one protocol call, or one wait for the page, may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one protocol call, or one wait for the page, may take: generous, so that a machine
+/// several times slower than a quiet one (a CI run beside other builds) still passes. Every wait
+/// is for something the page does, so a fast machine never sleeps this long.
+const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+const WAIT_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The flags of DESIGN.md §9 / TOOLS.md, plus the pipe the driver talks on.
 const FLAGS: &[&str] = &[
@@ -254,16 +256,32 @@ impl Chromium {
         Ok(v.as_str().map(|s| s.trim().to_string()))
     }
 
-    /// Clicks the middle of the element `selector` matches with the mouse.
+    /// Clicks the middle of the element `selector` matches with the mouse, once the element has
+    /// stopped moving and nothing covers it: a page still laying itself out (a response panel
+    /// above growing) would otherwise take the click somewhere else.
     pub fn click(&mut self, selector: &str) -> Result<(), String> {
-        let at = self.eval(&format!(
+        let probe = format!(
             "(() => {{ const e = document.querySelector({}); if (!e) return null; \
              e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); \
-             return [r.x + r.width / 2, r.y + r.height / 2]; }})()",
+             const x = r.x + r.width / 2, y = r.y + r.height / 2; \
+             const hit = document.elementFromPoint(x, y); \
+             return [x, y, !!hit && (hit === e || e.contains(hit))]; }})()",
             json!(selector)
-        ))?;
-        let (Some(x), Some(y)) = (at[0].as_f64(), at[1].as_f64()) else {
-            return Err(format!("nothing to click at {selector}"));
+        );
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        let mut last = Value::Null;
+        let (x, y) = loop {
+            let at = self.eval(&probe).unwrap_or(Value::Null);
+            if at[2] == json!(true) && at == last {
+                if let (Some(x), Some(y)) = (at[0].as_f64(), at[1].as_f64()) {
+                    break (x, y);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!("nothing steady to click at {selector}: {at}"));
+            }
+            last = at;
+            std::thread::sleep(Duration::from_millis(100));
         };
         for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
             self.call(

@@ -177,11 +177,9 @@ fn try_the_api(b: &mut Chromium, base: &str) -> Result<(), String> {
         &format!("POST /token/ with the example answers 200: {token}"),
         token["status"] == "200" && token["body"].as_str().unwrap_or("").contains("access"),
     )?;
-    let authorized = b.eval("!!window.ui.authSelectors.authorized().get('bearerAuth')")?;
-    expect(
-        "the page authorized itself with the new token",
-        authorized == true,
-    )?;
+    // The page authorizes itself from the answer (docs.js): wait for it, not for a fixed time.
+    b.wait_for("!!window.ui.authSelectors.authorized().get('bearerAuth')")
+        .map_err(|e| format!("the page authorized itself with the new token: {e}"))?;
 
     let loans = execute(b, "DFCU-loans")?;
     let body = loans["body"].as_str().unwrap_or("");
