@@ -1,7 +1,11 @@
 # The verbs of the project. `make run` and `make test` are all a newcomer needs.
 SHELL := /bin/bash
 VENV := .venv
-PY_TOOLS := 'moto[server]>=5.0,<6' 'cfn-lint>=1,<2' 'schemathesis>=4.30,<5'
+PY_TOOLS := 'moto[server]>=5.0,<6' 'cfn-lint>=1,<2' 'schemathesis>=4.30,<5' 'aws-sam-translator>=1.115,<2'
+# aws-sam-cli pins its own boto3, cfn-lint and translator: it gets a virtual environment of its own.
+SAM_VENV := .venv-sam
+SAM_TOOLS := 'aws-sam-cli>=1.170,<2' 'cargo-lambda>=1.9,<2' 'ziglang>=0.13,<0.15'
+SAM := PATH=$(CURDIR)/$(SAM_VENV)/bin:$$PATH SAM_CLI_TELEMETRY=0 sam
 LAMBDA_TOOLS := 'cargo-lambda>=1.9,<2' 'ziglang>=0.13,<0.15'
 CARGO_TEST := cargo test --locked
 MOTO := MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python
@@ -11,22 +15,27 @@ LOCAL_ENV := BACKEND=embedded DATABASE_PATH=$(CURDIR)/.local/api.db OUTBOX_PATH=
 ADMIN := cargo run --locked -q -p local --bin fintract-admin --
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: bench run test test-embedded test-aws lint lint-template fmt setup setup-lambda build zip watch invoke deploy clean
+.PHONY: rehearse rehearse-one chromium bench run test test-embedded test-aws lint lint-template fmt setup setup-lambda build zip watch invoke deploy clean
 
 ## Serve every route on http://127.0.0.1:3000 with the embedded backend and demo data.
 run:
 	cargo run --locked -p local --bin local-gateway
 
-## Unit tests, static checks, boot tests of every binary, and the acceptance suite on both backends.
-test: $(VENV)/.ready lint-template
+## Unit tests, static checks and the deploy rehearsal, boot tests of every function binary, and
+## the acceptance suite on both backends, then once more on AWS with each function's IAM policy.
+test: $(VENV)/.ready chromium lint-template
 	$(CARGO_TEST) --workspace --exclude acceptance
 	cargo build --locked --workspace --bins
-	@echo "== static checks and boot tests of every function binary =="
-	$(MOTO) $(CARGO_TEST) -p acceptance -- --skip ::embedded:: --skip ::aws::
+	@echo "== static checks, the deploy rehearsal, and boot tests of every function binary =="
+	$(MOTO) $(CARGO_TEST) -p acceptance -- --skip ::embedded:: --skip ::aws:: --skip ::iam::
 	@echo "== acceptance suite on the embedded backend (SQLite) =="
 	$(CARGO_TEST) -p acceptance -- ::embedded::
 	@echo "== acceptance suite on the AWS backend (DynamoDB, S3, SES, SNS in moto) =="
 	$(MOTO) $(CARGO_TEST) -p acceptance -- ::aws::
+	@echo "== the AWS backend again, IAM enforced: each function holds only its template policy =="
+	$(MOTO) $(CARGO_TEST) -p acceptance -- ::iam::
+	@echo "== sam validate --lint, and sam build of one function (LTO off) =="
+	$(MAKE) --no-print-directory rehearse-one
 
 test-embedded:
 	$(CARGO_TEST) -p acceptance -- ::embedded::
@@ -37,6 +46,36 @@ test-aws: $(VENV)/.ready
 ## The SAM template must lint clean (cfn-lint exits non-zero on errors and warnings).
 lint-template: $(VENV)/.ready
 	$(VENV)/bin/cfn-lint template.yaml
+
+## Debian's Chromium for the browser tests: installed when missing and this user can (root with
+## apt-get), else one line says what to run. Never a browser downloaded by a tool.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "The browser tests need Chromium: run 'sudo apt-get install -y chromium' once, then make test."; exit 1; fi; }
+
+## The SAM CLI, cargo-lambda and Zig in their own virtual environment, and the arm64 target.
+$(SAM_VENV)/.ready: Makefile
+	python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check $(SAM_TOOLS)
+	rustup target add aarch64-unknown-linux-gnu
+	touch $@
+
+## The deploy rehearsal's build: `sam validate --lint`, then `sam build` of every function as it
+## is deployed (release, arm64, fat LTO): .aws-sam/build/<Function>/bootstrap. About an hour on
+## 2 cores (17 fat-LTO links); `make test` checks the transformed template in seconds.
+rehearse: $(SAM_VENV)/.ready
+	$(SAM) validate --lint
+	$(SAM) build
+	@ls -l .aws-sam/build/*/bootstrap
+
+## What `make test` runs of it: the same pipeline for one function with LTO off (minutes).
+rehearse-one: $(SAM_VENV)/.ready
+	$(SAM) validate --lint
+	CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+		$(SAM) build TokenFunction --build-dir target/sam-one
+	@test -x target/sam-one/TokenFunction/bootstrap && ls -l target/sam-one/TokenFunction/bootstrap
 
 ## Python tools (the AWS emulator, cfn-lint) in a virtual environment inside the repository.
 setup: $(VENV)/.ready
@@ -89,9 +128,9 @@ bench: $(VENV)/.ready
 	cargo build --locked --profile perf --workspace --bins
 	$(MOTO) target/perf/bench
 
-## Deploy with SAM (installed separately: `pip install aws-sam-cli`); see README.
-deploy:
-	sam build && sam deploy
+## Deploy with SAM (from .venv-sam; AWS credentials of the target account); see README.
+deploy: $(SAM_VENV)/.ready
+	$(SAM) build && $(SAM) deploy
 
 lint:
 	cargo fmt --all -- --check
@@ -101,4 +140,4 @@ fmt:
 	cargo fmt --all
 
 clean:
-	rm -rf target .local $(VENV)
+	rm -rf target .local .aws-sam $(VENV) $(SAM_VENV)

@@ -10,4 +10,4 @@ pub mod routes;
 pub mod server;
 
 pub use routes::{match_route, routes};
-pub use server::{serve, spawn};
+pub use server::{serve, serve_per_function, spawn};

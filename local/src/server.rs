@@ -25,6 +25,9 @@ pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 struct Gateway {
     ctx: Arc<Ctx>,
+    /// A context of its own for a function, as each Lambda has (its own credentials, so its own
+    /// IAM policy); functions not named here share `ctx`.
+    per_function: HashMap<&'static str, Arc<Ctx>>,
     routes: Vec<Route>,
     /// What API Gateway puts in `requestContext.domainName`: this gateway's own host, from its
     /// configuration, never the client's `Host` header.
@@ -43,10 +46,20 @@ fn host_of(base_url: &str) -> String {
 
 /// Binds nothing: serves `listener` until the task is dropped.
 pub async fn serve(ctx: Arc<Ctx>, listener: TcpListener) {
+    serve_per_function(ctx, HashMap::new(), listener).await
+}
+
+/// [`serve`], with the routes of each function named in `per_function` served on that context.
+pub async fn serve_per_function(
+    ctx: Arc<Ctx>,
+    per_function: HashMap<&'static str, Arc<Ctx>>,
+    listener: TcpListener,
+) {
     let base_url = ctx.config.public_base_url.as_deref();
     let domain = host_of(base_url.unwrap_or(shared::config::LOCAL_BASE_URL));
     let gateway = Arc::new(Gateway {
         ctx,
+        per_function,
         routes: crate::routes(),
         domain,
     });
@@ -178,7 +191,8 @@ impl Gateway {
             }
         };
         let request = to_lambda_request(parts, bytes, params, peer, &self.domain);
-        let response = route.call(&self.ctx, request).await;
+        let ctx = self.per_function.get(route.function).unwrap_or(&self.ctx);
+        let response = route.call(ctx, request).await;
         let (parts, body) = response.into_parts();
         let bytes = match body {
             Body::Empty => Bytes::new(),

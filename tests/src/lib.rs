@@ -5,7 +5,9 @@
 pub mod chromium;
 pub mod contract;
 pub mod gate;
+pub mod iam;
 pub mod moto;
+pub mod rehearsal;
 pub mod runtime_api;
 
 use std::net::SocketAddr;
@@ -24,6 +26,9 @@ pub use local::demo;
 pub enum Backend {
     Embedded,
     Aws,
+    /// The AWS adapters on an emulator that enforces IAM, each route served with the identity
+    /// of its function's policy (see [`iam`]); set-up and helpers act as an administrator.
+    AwsIam,
 }
 
 /// A running gateway and what a test needs to reach behind it.
@@ -69,7 +74,7 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 /// Configuration for a test app on `backend`.
 pub fn test_config(backend: Backend, dir: &std::path::Path) -> Config {
     let mut config = Config::embedded(dir.join("api.db"), TEST_SECRET.to_vec());
-    if backend == Backend::Aws {
+    if backend != Backend::Embedded {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("t{}-{n}", std::process::id());
         config.backend = ConfigBackend::Aws;
@@ -107,7 +112,9 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         match backend {
             Backend::Embedded => Self::spawn_at(backend, None, tweak).await,
-            Backend::Aws => Self::spawn_at(backend, Some(moto::sdk_config().await), tweak).await,
+            Backend::Aws | Backend::AwsIam => {
+                Self::spawn_at(backend, Some(admin_sdk(backend).await), tweak).await
+            }
         }
     }
 
@@ -136,6 +143,7 @@ impl TestApp {
         let emulator = sdk
             .as_ref()
             .and_then(|s| s.endpoint_url().map(str::to_string));
+        let mut per_function = std::collections::HashMap::new();
         let (ctx, tables) = match sdk {
             None => (Ctx::embedded(config).expect("embedded context"), None),
             Some(sdk) => {
@@ -144,12 +152,19 @@ impl TestApp {
                 provision(&sdk, &config)
                     .await
                     .expect("provisioning the emulator");
+                if backend == Backend::AwsIam {
+                    per_function = function_contexts(&config, iam::identities()).await;
+                }
                 let tables = Some((config.table_name.clone(), config.counter_table_name.clone()));
                 (Ctx::aws(config, &sdk).expect("aws context"), tables)
             }
         };
         let ctx = Arc::new(ctx);
-        let server = tokio::spawn(local::serve(ctx.clone(), listener));
+        let server = tokio::spawn(local::serve_per_function(
+            ctx.clone(),
+            per_function,
+            listener,
+        ));
         TestApp {
             base: format!("http://{addr}"),
             ctx,
@@ -172,12 +187,35 @@ impl TestApp {
             self.ctx.blobs.clone(),
         )
         .expect("the same configuration");
-        let ctx = Arc::new(ctx);
+        self.beside(Arc::new(ctx), Default::default()).await
+    }
+
+    /// A second gateway on this app's emulator tables whose functions act as `identities`
+    /// (IAM-enforced backend only): for tests that take an action from one function's policy.
+    pub async fn with_identities(&self, identities: &iam::Identities) -> TestApp {
+        assert_eq!(
+            self.backend,
+            Backend::AwsIam,
+            "identities exist on the IAM emulator"
+        );
+        let per_function = function_contexts(&self.ctx.config, identities).await;
+        self.beside(self.ctx.clone(), per_function).await
+    }
+
+    async fn beside(
+        &self,
+        ctx: Arc<Ctx>,
+        per_function: std::collections::HashMap<&'static str, Arc<Ctx>>,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .expect("bind the gateway");
         let addr = listener.local_addr().expect("address");
-        let server = tokio::spawn(local::serve(ctx.clone(), listener));
+        let server = tokio::spawn(local::serve_per_function(
+            ctx.clone(),
+            per_function,
+            listener,
+        ));
         TestApp {
             base: format!("http://{addr}"),
             ctx,
@@ -290,6 +328,33 @@ impl TestApp {
     }
 }
 
+/// The SDK configuration test set-up and helpers use on an AWS `backend`: the shared emulator's
+/// dummy identity, or the IAM-enforcing emulator's administrator.
+pub async fn admin_sdk(backend: Backend) -> aws_config::SdkConfig {
+    match backend {
+        Backend::AwsIam => iam::sdk_config(&iam::identities().admin).await,
+        _ => moto::sdk_config().await,
+    }
+}
+
+/// A context per function of the route table, each acting as that function's IAM identity.
+pub async fn function_contexts(
+    config: &Config,
+    identities: &iam::Identities,
+) -> std::collections::HashMap<&'static str, Arc<Ctx>> {
+    let mut contexts = std::collections::HashMap::new();
+    for route in local::routes() {
+        let identity = identities
+            .functions
+            .get(route.function)
+            .unwrap_or_else(|| panic!("no IAM identity for function {}", route.function));
+        let sdk = iam::sdk_config(identity).await;
+        let ctx = Ctx::aws(config.clone(), &sdk).expect("aws context");
+        contexts.insert(route.function, Arc::new(ctx));
+    }
+    contexts
+}
+
 /// Creates what SAM would in AWS: both tables, the bucket, and (as an operator does once in SES)
 /// the verified sender — moto refuses mail from an unverified one.
 pub async fn provision(sdk: &aws_config::SdkConfig, config: &Config) -> Result<(), String> {
@@ -343,9 +408,9 @@ impl TestApp {
                 )
                 .expect("a corrupt account row");
             }
-            Backend::Aws => {
+            Backend::Aws | Backend::AwsIam => {
                 use aws_sdk_dynamodb::types::AttributeValue::S;
-                let sdk = moto::sdk_config().await;
+                let sdk = admin_sdk(self.backend).await;
                 let (main, _) = self.tables.clone().expect("AWS tables");
                 aws_sdk_dynamodb::Client::new(&sdk)
                     .put_item()
@@ -455,7 +520,7 @@ impl TestApp {
                     .expect("outbox");
                 r.json().await.expect("outbox JSON")
             }
-            Backend::Aws => {
+            Backend::Aws | Backend::AwsIam => {
                 let base = self.emulator.as_deref().unwrap_or_else(|| moto::endpoint());
                 let url = format!("{base}/moto-api/data.json");
                 let data: Value = self
@@ -684,7 +749,8 @@ impl TestApp {
 }
 
 /// Declares each listed `async fn(TestApp)` as a test on both backends:
-/// `<module>::embedded::<name>` and `<module>::aws::<name>`.
+/// `<module>::embedded::<name>` and `<module>::aws::<name>`, and once more on the AWS backend
+/// with every function held to its IAM policy: `<module>::iam::<name>`.
 #[macro_export]
 macro_rules! on_both_backends {
     (with $spawn:ident; $($name:ident),* $(,)?) => {
@@ -704,6 +770,14 @@ macro_rules! on_both_backends {
                 }
             )*
         }
+        mod iam {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::$spawn($crate::Backend::AwsIam).await).await
+                }
+            )*
+        }
     };
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -719,6 +793,14 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::TestApp::spawn($crate::Backend::Aws).await).await
+                }
+            )*
+        }
+        mod iam {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::TestApp::spawn($crate::Backend::AwsIam).await).await
                 }
             )*
         }

@@ -18,7 +18,13 @@ pub fn endpoint() -> &'static str {
     URL.get_or_init(start)
 }
 
-fn python() -> PathBuf {
+/// Starts one more emulator for this process (the IAM-enforced one); returns its base URL.
+pub fn start_another() -> String {
+    start()
+}
+
+/// The Python that runs the emulator and the test scripts beside it.
+pub fn python() -> PathBuf {
     if let Ok(p) = std::env::var("MOTO_PYTHON") {
         return p.into();
     }
@@ -149,24 +155,39 @@ impl Drop for Dedicated {
 /// delete of a verification link): so attempts here get 30 s. The production limits are tested
 /// against a dedicated emulator and a black hole (`sdk_config_at`).
 pub async fn sdk_config() -> SdkConfig {
+    sdk_config_as(endpoint(), "test", "test").await
+}
+
+/// [`sdk_config`]'s patience, at `url` as the identity of access key `key`.
+pub async fn sdk_config_as(url: &str, key: &str, secret: &str) -> SdkConfig {
     let patient = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(5))
         .operation_attempt_timeout(std::time::Duration::from_secs(30))
         .operation_timeout(std::time::Duration::from_secs(60))
         .build();
-    configured(endpoint(), patient).await
+    configured(
+        url,
+        patient,
+        Credentials::new(key, secret, None, None, "moto"),
+    )
+    .await
 }
 
 /// An SDK configuration pointed at any endpoint with the production timeouts and retries.
 pub async fn sdk_config_at(url: &str) -> SdkConfig {
-    configured(url, shared::context::sdk_timeouts()).await
+    let anyone = Credentials::new("test", "test", None, None, "moto");
+    configured(url, shared::context::sdk_timeouts(), anyone).await
 }
 
-async fn configured(url: &str, timeouts: aws_config::timeout::TimeoutConfig) -> SdkConfig {
+async fn configured(
+    url: &str,
+    timeouts: aws_config::timeout::TimeoutConfig,
+    credentials: Credentials,
+) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(url)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .credentials_provider(credentials)
         .timeout_config(timeouts)
         .retry_config(shared::context::sdk_retries())
         .load()

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use acceptance::runtime_api::{self, lambda_env, Outcome, Report};
+use acceptance::{Backend, TestApp};
 use serde_json::Value;
 use shared::config::Config;
 use shared::Ctx;
@@ -41,38 +42,88 @@ async fn boot_with(function: &str, env: &[(&str, &str)]) -> (u16, Value, tempfil
     let db = dir.path().join("api.db");
     let ctx = Ctx::embedded(Config::embedded(&db, SECRET.as_bytes().to_vec())).unwrap();
     local::demo::seed(&ctx).await.unwrap();
+    let event = event_for(function, &ctx).await;
+    drop(ctx);
+    let path = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
+    let mut vars = vec![
+        ("BACKEND".to_string(), "embedded".to_string()),
+        ("DATABASE_PATH".into(), path(db)),
+        ("OUTBOX_PATH".into(), path(dir.path().join("outbox.jsonl"))),
+        ("BLOB_DIR".into(), path(dir.path().join("blobs"))),
+        ("JWT_SECRET".into(), SECRET.into()),
+    ];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let (status, body) = run(function, event, vars).await;
+    (status, body, dir)
+}
+
+/// Boots `function` as it runs in AWS: `BACKEND=aws` on the IAM-enforcing emulator, as the
+/// identity of its own policy, reading its signing key from Secrets Manager at init.
+async fn boot_on_aws(function: &str) -> (u16, Value) {
+    let app = TestApp::spawn(Backend::AwsIam).await;
+    let admin = acceptance::admin_sdk(Backend::AwsIam).await;
+    // The key as an operator stores it; the tokens in the event are signed with the same.
+    let secret = aws_sdk_secretsmanager::Client::new(&admin)
+        .create_secret()
+        .name(acceptance::unique("jwt-key"))
+        .secret_string(std::str::from_utf8(acceptance::TEST_SECRET).unwrap())
+        .send()
+        .await
+        .expect("a secret");
+    let event = event_for(function, &app.ctx).await;
+    let identity = &acceptance::iam::identities().functions[function];
+    let config = &app.ctx.config;
+    let vars = [
+        ("BACKEND", "aws"),
+        ("AWS_ENDPOINT_URL", acceptance::iam::endpoint()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", &identity.key),
+        ("AWS_SECRET_ACCESS_KEY", &identity.secret),
+        ("TABLE_NAME", &config.table_name),
+        ("COUNTER_TABLE_NAME", &config.counter_table_name),
+        ("BUCKET_NAME", &config.bucket_name),
+        ("S3_FORCE_PATH_STYLE", "true"),
+        ("MAIL_FROM", &config.mail_from),
+        ("JWT_SECRET_ARN", secret.arn().expect("an ARN")),
+    ];
+    let vars = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    run(function, event, vars).await
+}
+
+/// `events/<function>.json` with demo tokens issued by `ctx` filled in.
+async fn event_for(function: &str, ctx: &Ctx) -> String {
     let user = |name: &str| {
-        let ctx = &ctx;
         let name = name.to_string();
         async move { ctx.store.user_by_username(&name).await.unwrap().unwrap() }
     };
     let james = ctx.issue_tokens(&user("jblunt").await).await.unwrap();
     let admin = ctx.issue_tokens(&user("admin").await).await.unwrap();
-    let event = std::fs::read_to_string(repo().join("events").join(format!("{function}.json")))
+    std::fs::read_to_string(repo().join("events").join(format!("{function}.json")))
         .unwrap_or_else(|e| panic!("events/{function}.json: {e}"))
         .replace("__ACCESS_TOKEN__", &james.access)
         .replace("__REFRESH_TOKEN__", &james.refresh)
-        .replace("__ADMIN_TOKEN__", &admin.access);
-    drop(ctx);
+        .replace("__ADMIN_TOKEN__", &admin.access)
+}
 
+/// Runs `function`'s binary with the Lambda variables and `vars`, feeds it `event`, and returns
+/// its answer.
+async fn run(function: &str, event: String, vars: Vec<(String, String)>) -> (u16, Value) {
     let (addr, mut reports) = runtime_api::start(event, 1).await;
     let mut child = tokio::process::Command::new(binary(function))
         .env_clear()
         .envs(lambda_env(function, addr))
-        .env("BACKEND", "embedded")
-        .env("DATABASE_PATH", &db)
-        .env("OUTBOX_PATH", dir.path().join("outbox.jsonl"))
-        .env("BLOB_DIR", dir.path().join("blobs"))
-        .env("JWT_SECRET", SECRET)
         .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
+        .envs(vars)
         .kill_on_drop(true)
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let outcome = tokio::time::timeout(Duration::from_secs(30), done(&mut reports))
+    let outcome = tokio::time::timeout(Duration::from_secs(60), done(&mut reports))
         .await
-        .unwrap_or_else(|_| panic!("{function} answered nothing within 30 s"));
+        .unwrap_or_else(|_| panic!("{function} answered nothing within 60 s"));
     let _ = child.kill().await;
     match outcome {
         Outcome::Response(v) => {
@@ -83,7 +134,7 @@ async fn boot_with(function: &str, env: &[(&str, &str)]) -> (u16, Value, tempfil
             );
             let body =
                 serde_json::from_str(v["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
-            (status, body, dir)
+            (status, body)
         }
         other => panic!("{function} did not answer with a response: {other:?}"),
     }
@@ -99,6 +150,9 @@ async fn done(reports: &mut tokio::sync::mpsc::UnboundedReceiver<Report>) -> Out
     }
 }
 
+/// Each function booted on the embedded backend (`boot::<name>`), and as in AWS on the
+/// IAM-enforcing emulator with its key from Secrets Manager (`boot::iam::<name>`): the same
+/// event, the same answer.
 macro_rules! boots {
     ($($test:ident: $function:literal => $status:literal, |$body:ident| $check:expr;)*) => {
         $(
@@ -109,6 +163,16 @@ macro_rules! boots {
                 assert!($check, "{}: {}", $function, $body);
             }
         )*
+        mod iam {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let (status, $body) = super::boot_on_aws($function).await;
+                    assert_eq!(status, $status, "{}: {}", $function, $body);
+                    assert!($check, "{}: {}", $function, $body);
+                }
+            )*
+        }
     };
 }
 
@@ -195,4 +259,54 @@ async fn a_function_without_its_configuration_reports_an_init_error() {
             Outcome::Response(v) => panic!("served a request without a signing key: {v}"),
         }
     }
+}
+
+/// `local-gateway` pointed at AWS tables (which could be a deployment's) must not put the demo
+/// operator `admin` / `1234` there: it serves them as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_gateway_seeds_no_demo_credential_into_aws_tables() {
+    let app = TestApp::spawn_empty(Backend::Aws).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = &app.ctx.config;
+    let mut gateway = tokio::process::Command::new(binary("local-gateway"))
+        .env_clear()
+        .env("BACKEND", "aws")
+        .env("AWS_ENDPOINT_URL", acceptance::moto::endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("TABLE_NAME", &config.table_name)
+        .env("COUNTER_TABLE_NAME", &config.counter_table_name)
+        .env("BUCKET_NAME", &config.bucket_name)
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .env("JWT_SECRET", SECRET)
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let answer = loop {
+        let sent = client
+            .post(format!("{base}/token/"))
+            .json(&serde_json::json!({"username": "admin", "password": "1234"}))
+            .send()
+            .await;
+        if let Ok(r) = sent {
+            break r.status().as_u16();
+        }
+        assert!(std::time::Instant::now() < deadline, "the gateway never listened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = gateway.kill().await;
+    assert_eq!(answer, 401, "the demo operator signs in on AWS tables");
+    let admin = app.ctx.store.user_by_username("admin").await.unwrap();
+    assert!(admin.is_none(), "demo data seeded into AWS tables");
 }

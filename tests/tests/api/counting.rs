@@ -68,8 +68,8 @@ async fn a_broken_data_store_answers_the_fixed_500_and_counts_it_failed(app: Tes
             let conn = rusqlite_open(&app);
             conn.execute_batch("DROP TABLE loans").unwrap();
         }
-        Backend::Aws => {
-            let sdk = acceptance::moto::sdk_config().await;
+        Backend::Aws | Backend::AwsIam => {
+            let sdk = acceptance::admin_sdk(app.backend).await;
             let client = aws_sdk_dynamodb::Client::new(&sdk);
             let (main, _) = app.tables.clone().unwrap();
             client.delete_table().table_name(main).send().await.unwrap();

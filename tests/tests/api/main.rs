@@ -7,6 +7,7 @@ mod concurrency;
 mod contract;
 mod counting;
 mod dashboard;
+mod deploy;
 mod faults;
 mod loans;
 mod login;

@@ -1,0 +1,244 @@
+//! The deploy rehearsal: `template.yaml` as CloudFormation reads it after the Serverless
+//! transform (no cycle, every reference resolves, every route wired and permitted), cfn-lint on
+//! both forms, each policy naming only its own resources, and each policy's actions proven
+//! sufficient and necessary against the IAM-enforcing emulator.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use acceptance::rehearsal::{rehearse, template_path, transformed, Rehearsal};
+use acceptance::{demo, Backend, TestApp};
+use serde_json::Value;
+
+/// Rehearses a copy of `template.yaml` changed by `edit` (which must change something).
+fn rehearse_edited(name: &str, edit: impl Fn(&str) -> String) -> Rehearsal {
+    let original = std::fs::read_to_string(template_path()).unwrap();
+    let edited = edit(&original);
+    assert_ne!(edited, original, "{name}: the edit changed nothing");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("template.yaml");
+    std::fs::write(&path, edited).unwrap();
+    let r = rehearse(&path, &dir.path().join("out"));
+    drop(dir);
+    r
+}
+
+#[test]
+fn the_template_deploys_after_the_serverless_transform() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = rehearse(&template_path(), dir.path());
+    assert!(r.passed, "{}", r.report);
+    assert!(r.report.contains("rehearsal passed"), "{}", r.report);
+    println!("{}", r.report.trim());
+}
+
+#[test]
+fn cfn_lint_passes_the_transformed_template() {
+    let cfn_lint = acceptance::moto::python().with_file_name("cfn-lint");
+    let out = Command::new(&cfn_lint)
+        .arg(transformed())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (make setup installs it)", cfn_lint.display()));
+    assert!(
+        out.status.success(),
+        "cfn-lint on the transformed template:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn the_rehearsal_refuses_the_api_and_its_functions_referencing_each_other() {
+    let r = rehearse_edited("cycle", |t| {
+        t.replace(
+            "PUBLIC_BASE_URL: !Ref PublicBaseUrl",
+            r#"PUBLIC_BASE_URL: !Sub "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}""#,
+        )
+    });
+    assert!(!r.passed, "{}", r.report);
+    assert!(r.report.contains("circular dependency"), "{}", r.report);
+    assert!(r.report.contains("HttpApi"), "{}", r.report);
+}
+
+#[test]
+fn the_rehearsal_refuses_a_route_the_api_does_not_serve() {
+    let r = rehearse_edited("route", |t| {
+        t.replacen(
+            r#"Properties: { ApiId: !Ref HttpApi, Method: POST, Path: "/token" }"#,
+            r#"Properties: { ApiId: !Ref HttpApi, Method: POST, Path: "/token-typo" }"#,
+            1,
+        )
+    });
+    assert!(!r.passed);
+    assert!(
+        r.report.contains("route missing: POST /token -> token"),
+        "{}",
+        r.report
+    );
+}
+
+#[test]
+fn the_rehearsal_refuses_a_reference_to_nothing() {
+    let r = rehearse_edited("reference", |t| {
+        t.replacen(
+            "Resource: !Ref JwtSecretArn",
+            "Resource: !Ref JwtSecretArm",
+            1,
+        )
+    });
+    assert!(!r.passed);
+    assert!(
+        r.report.contains("unresolved reference") && r.report.contains("JwtSecretArm"),
+        "{}",
+        r.report
+    );
+}
+
+/// A policy resource as a short name: `MainTable`, `MainTable/index/gsi1`,
+/// `BlobBucket/avatars/*`, `JwtSecretArn`, `ses-identity`, or `*`.
+fn resource_name(v: &Value) -> String {
+    if let Some(s) = v.as_str() {
+        return s.to_string();
+    }
+    if let Some(att) = v["Fn::GetAtt"].as_array() {
+        return att[0].as_str().unwrap_or("?").to_string();
+    }
+    if let Some(r) = v["Ref"].as_str() {
+        return r.to_string();
+    }
+    let sub = match &v["Fn::Sub"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts[0].as_str().unwrap_or("?").to_string(),
+        _ => return format!("{v}"),
+    };
+    if sub.ends_with(":identity/${Identity}") {
+        return "ses-identity".into();
+    }
+    sub.replace("${", "").replace(".Arn}", "")
+}
+
+/// Every (function, action, resource) of the functions' roles in the transformed template.
+fn grants() -> BTreeSet<(String, String, String)> {
+    let t: Value = serde_json::from_slice(&std::fs::read(transformed()).unwrap()).unwrap();
+    let resources = t["Resources"].as_object().unwrap();
+    let mut out = BTreeSet::new();
+    for resource in resources.values() {
+        if resource["Type"] != "AWS::Lambda::Function" {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap();
+        for policy in resources[role]["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+        {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                assert_eq!(statement["Effect"], "Allow");
+                let list = |v: &Value| match v {
+                    Value::Array(items) => items.clone(),
+                    other => vec![other.clone()],
+                };
+                for action in list(&statement["Action"]) {
+                    for r in list(&statement["Resource"]) {
+                        let action = action.as_str().unwrap().to_string();
+                        out.insert((binary.clone(), action, resource_name(&r)));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The emulator matches actions only (TOOLS.md): the resources are checked here. Each action
+/// may name only the resources its service's calls in our code touch; `*` only for SMS.
+#[test]
+fn every_policy_names_only_the_resources_its_function_uses() {
+    let allowed: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        (
+            "dynamodb",
+            &["MainTable", "MainTable/index/gsi1", "CounterTable"][..],
+        ),
+        (
+            "s3:GetObject",
+            &["BlobBucket/avatars/*", "BlobBucket/uploads/*"][..],
+        ),
+        (
+            "s3:PutObject",
+            &["BlobBucket/avatars/*", "BlobBucket/uploads/*"][..],
+        ),
+        (
+            "s3:DeleteObject",
+            &["BlobBucket/avatars/*", "BlobBucket/uploads/*"][..],
+        ),
+        ("s3:ListBucket", &["BlobBucket"][..]),
+        ("secretsmanager:GetSecretValue", &["JwtSecretArn"][..]),
+        ("ses:SendEmail", &["ses-identity"][..]),
+        // SMS goes to a phone number, which has no ARN.
+        ("sns:Publish", &["*"][..]),
+    ]);
+    let grants = grants();
+    assert!(grants.len() > 50, "{grants:?}");
+    for (function, action, resource) in &grants {
+        let service = action.split(':').next().unwrap();
+        let names = allowed
+            .get(action.as_str())
+            .or_else(|| allowed.get(service))
+            .unwrap_or_else(|| panic!("{function}: unexpected action {action}"));
+        assert!(
+            names.contains(&resource.as_str()),
+            "{function}: {action} on {resource}"
+        );
+    }
+    // Counters are only ever added to, except by the dashboard that reads them.
+    for (function, action, resource) in &grants {
+        if resource == "CounterTable" && function != "dashboard" {
+            assert_eq!(action, "dynamodb:UpdateItem", "{function}");
+        }
+    }
+    // The signing key is read only by functions that sign or verify tokens: all of them today.
+    let readers: BTreeSet<_> = grants
+        .iter()
+        .filter(|(_, a, _)| a == "secretsmanager:GetSecretValue")
+        .map(|(f, _, _)| f.clone())
+        .collect();
+    assert_eq!(
+        readers.len(),
+        local::routes()
+            .iter()
+            .map(|r| r.function)
+            .collect::<BTreeSet<_>>()
+            .len()
+    );
+}
+
+mod iam {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_function_whose_policy_lacks_an_action_its_code_calls_fails() {
+        let app = TestApp::spawn(Backend::AwsIam).await;
+        let access = app.access_token(&demo::JAMES).await;
+        let served = app.loans(demo::JAMES_ACCOUNT, Some(&access)).await;
+        assert_eq!(served.status, 200, "{:?}", served.body);
+
+        let prefix = acceptance::unique("noquery");
+        let without = acceptance::iam::identities_without("loans", "dynamodb:Query", &prefix);
+        let weaker = app.with_identities(&without).await;
+        let refused = weaker.loans(demo::JAMES_ACCOUNT, Some(&access)).await;
+        assert_eq!(
+            (refused.status, refused.error()),
+            (500, "Something went wrong. Please try again later."),
+            "loans without dynamodb:Query"
+        );
+        // The same gateway's other functions keep their whole policies.
+        assert_eq!(
+            weaker.token("jblunt", demo::JAMES.password).await.status,
+            200
+        );
+    }
+}
