@@ -3,8 +3,9 @@
 use lambda_http::Request;
 
 use crate::error::{ApiError, ApiResult};
-use crate::jwt::{random_id, Claims, TokenType};
+use crate::jwt::{random_id, Claims, Earned, TokenType};
 use crate::model::User;
+use crate::route::Assurance;
 use crate::store::{RefreshRecord, Rotation};
 use crate::Ctx;
 
@@ -15,8 +16,28 @@ pub struct TokenPair {
     pub access: String,
 }
 
+/// What a holder of a password-only token is told where the code is needed: 403, since the token
+/// is valid and only its assurance is not.
+pub const CODE_SIGN_IN_NEEDED: &str = "This needs a sign-in with the one-time code: POST /auth/login/, then POST /auth/login/{id}/ with the code.";
+
+/// How a sign-in was earned, as its tokens record it.
+#[derive(Clone, Debug)]
+struct Earning {
+    amr: Vec<String>,
+    aud: Option<String>,
+}
+
+impl From<Earned> for Earning {
+    fn from(e: Earned) -> Self {
+        Earning {
+            amr: e.amr(),
+            aud: Some(e.aud().to_string()),
+        }
+    }
+}
+
 impl Ctx {
-    fn sign_pair(&self, user: &User, family: &str) -> (TokenPair, RefreshRecord) {
+    fn sign_pair(&self, user: &User, family: &str, how: &Earning) -> (TokenPair, RefreshRecord) {
         let now = crate::now();
         let claims = |token_type, ttl: std::time::Duration| Claims {
             sub: user.id.to_string(),
@@ -26,6 +47,8 @@ impl Ctx {
             exp: now + ttl.as_secs() as i64,
             ver: user.token_version,
             fam: (token_type == TokenType::Refresh).then(|| family.to_string()),
+            amr: how.amr.clone(),
+            aud: how.aud.clone(),
         };
         let refresh = claims(TokenType::Refresh, self.config.refresh_ttl);
         let access = claims(TokenType::Access, self.config.access_ttl);
@@ -42,20 +65,24 @@ impl Ctx {
         (pair, record)
     }
 
-    /// Starts a new login family for `user`, who must be allowed to hold tokens.
-    pub async fn issue_tokens(&self, user: &User) -> ApiResult<TokenPair> {
+    /// Starts a new login family for `user`, who must be allowed to hold tokens, recording how
+    /// the sign-in was `earned`.
+    pub async fn issue_tokens(&self, user: &User, earned: Earned) -> ApiResult<TokenPair> {
         if !user.may_hold_tokens() {
             return Err(ApiError::invalid_token());
         }
-        let (pair, record) = self.sign_pair(user, &random_id());
+        let (pair, record) = self.sign_pair(user, &random_id(), &earned.into());
         self.store.put_refresh(&record).await?;
         Ok(pair)
     }
 
-    /// The live user behind the request's access token (bearer or `auth_key`), or 401.
+    /// The live user behind the request's access token (bearer or `auth_key`), or 401; 403 when
+    /// the token was earned with less than the route asks ([`Assurance`]).
     pub async fn authenticate(&self, req: &Request) -> ApiResult<User> {
         let claims = self.verify_access(req)?;
-        self.live_user(&claims).await
+        let user = self.live_user(&claims).await?;
+        assured(req, &claims)?;
+        Ok(user)
     }
 
     /// The claims of the request's access token if its signature and expiry hold, or 401.
@@ -87,7 +114,12 @@ impl Ctx {
             .map_err(|_| refused())?;
         let family = claims.fam.clone().ok_or_else(refused)?;
         let user = self.live_user(&claims).await.map_err(|_| refused())?;
-        let (pair, record) = self.sign_pair(&user, &family);
+        // A refresh keeps how the sign-in was earned: it never raises (or lowers) assurance.
+        let how = Earning {
+            amr: claims.amr.clone(),
+            aud: claims.aud.clone(),
+        };
+        let (pair, record) = self.sign_pair(&user, &family, &how);
         match self.store.rotate_refresh(&claims.jti, &record).await? {
             Rotation::Rotated => Ok(pair),
             Rotation::Reused => {
@@ -99,5 +131,26 @@ impl Ctx {
             }
             Rotation::Unknown => Err(refused()),
         }
+    }
+}
+
+/// Whether `claims` meet what the request's route asks (set by `Route::call`; a handler called
+/// outside a route is held to the strictest). A token for neither API is no token (401); a
+/// password-only token where the code is needed is 403.
+pub fn assured(req: &Request, claims: &Claims) -> ApiResult<()> {
+    if !claims.for_our_apis() {
+        return Err(ApiError::invalid_token());
+    }
+    let needed = req
+        .extensions()
+        .get::<Assurance>()
+        .copied()
+        .unwrap_or(Assurance::Code);
+    match needed {
+        Assurance::Password => Ok(()),
+        Assurance::Code | Assurance::Public if !claims.with_code() => {
+            Err(ApiError::forbidden(CODE_SIGN_IN_NEEDED))
+        }
+        Assurance::Code | Assurance::Public => Ok(()),
     }
 }

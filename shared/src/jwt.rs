@@ -30,12 +30,60 @@ pub struct Claims {
     pub ver: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fam: Option<String>,
+    /// How the sign-in behind this token was made (RFC 8176): `pwd`, then `otp` for the code.
+    /// Kept through refresh. Tokens from before it was recorded count as `pwd` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// The API the sign-in was made for: `dfcu` (the password grant) or `fintract` (the code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// How a sign-in was earned: what its tokens' `amr` and `aud` say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Earned {
+    /// `POST /token/`: username and password (DFCU).
+    Password,
+    /// `POST /auth/login/` then `/auth/login/{id}/`: password and the one-time code (Fintract).
+    PasswordAndCode,
+}
+
+/// The `aud` of DFCU tokens and of Fintract tokens.
+pub const AUD_DFCU: &str = "dfcu";
+pub const AUD_FINTRACT: &str = "fintract";
+
+impl Earned {
+    pub fn amr(self) -> Vec<String> {
+        match self {
+            Earned::Password => vec!["pwd".into()],
+            Earned::PasswordAndCode => vec!["pwd".into(), "otp".into()],
+        }
+    }
+
+    pub fn aud(self) -> &'static str {
+        match self {
+            Earned::Password => AUD_DFCU,
+            Earned::PasswordAndCode => AUD_FINTRACT,
+        }
+    }
 }
 
 impl Claims {
     /// The user id in `sub`.
     pub fn user_id(&self) -> Option<u64> {
         self.sub.parse().ok()
+    }
+
+    /// Whether the sign-in behind this token included the one-time code.
+    pub fn with_code(&self) -> bool {
+        self.amr.iter().any(|m| m == "otp")
+    }
+
+    /// Whether `aud` names one of our two APIs (absent on tokens from before it was recorded).
+    pub fn for_our_apis(&self) -> bool {
+        self.aud
+            .as_deref()
+            .is_none_or(|a| a == AUD_DFCU || a == AUD_FINTRACT)
     }
 }
 
@@ -159,6 +207,8 @@ mod tests {
             exp,
             ver: 0,
             fam: None,
+            amr: vec![],
+            aud: None,
         }
     }
 

@@ -87,8 +87,8 @@ mod tests {
             &serde_json::json!({"route": "second"}),
         ))
     }
-    crate::route!(FIRST = "pair", GET, "/pair/", first, uncounted);
-    crate::route!(SECOND = "pair", POST, "/pair/{id}/", second);
+    crate::route!(FIRST = "pair", GET, "/pair/", first, Public, uncounted);
+    crate::route!(SECOND = "pair", POST, "/pair/{id}/", second, Code);
     const PAIR: &[Route] = &[FIRST, SECOND];
 
     fn ctx(dir: &std::path::Path) -> Arc<Ctx> {

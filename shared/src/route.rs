@@ -12,6 +12,29 @@ use crate::{ApiResult, Ctx};
 pub type Handler =
     fn(Arc<Ctx>, Request) -> futures::future::BoxFuture<'static, ApiResult<Response<Body>>>;
 
+/// What a route asks of a bearer token presented to it: how the token must have been earned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assurance {
+    /// Takes no bearer token (a sign-in, a link, or a credential of its own).
+    Public,
+    /// The DFCU password grant suffices (`amr` `pwd`); a token earned with the code does too.
+    Password,
+    /// A sign-in with the one-time code (`amr` holds `otp`): every Fintract route that takes a
+    /// bearer token. A password-only token gets 403.
+    Code,
+}
+
+impl Assurance {
+    /// How README and the tests name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assurance::Public => "none (no bearer token)",
+            Assurance::Password => "password grant or code",
+            Assurance::Code => "code sign-in only",
+        }
+    }
+}
+
 /// One route of a function: `function` names its crate, its counters and its template entry.
 #[derive(Clone)]
 pub struct Route {
@@ -20,6 +43,8 @@ pub struct Route {
     /// The published path with its trailing slash; `{name}` marks a path parameter.
     pub path: &'static str,
     pub handler: Handler,
+    /// What a bearer token presented to it must carry (`Ctx::authenticate` checks it).
+    pub assurance: Assurance,
     /// Whether its responses count as API traffic on the dashboard. Every API route is counted;
     /// the dashboard's own pages are not, so that watching the figures does not move them.
     pub counted: bool,
@@ -31,31 +56,33 @@ impl std::fmt::Debug for Route {
     }
 }
 
-/// Declares a route const from a handler `async fn(&Ctx, Request) -> ApiResult<Response<Body>>`.
+/// Declares a route const from a handler `async fn(&Ctx, Request) -> ApiResult<Response<Body>>`
+/// and the [`Assurance`] a bearer token presented to it needs (`Public`, `Password`, `Code`).
 ///
-/// - `route!("name", POST, "/path/", handle)` declares the crate's counted `ROUTE`;
-/// - `route!(LOGIN = "name", POST, "/path/", handle)` declares a counted route named `LOGIN`, so a
-///   crate can serve several routes;
-/// - `route!(PAGE = "name", GET, "/path/", handle, uncounted)` declares one whose responses are
-///   not counted as API traffic.
+/// - `route!("name", POST, "/path/", handle, Code)` declares the crate's counted `ROUTE`;
+/// - `route!(LOGIN = "name", POST, "/path/", handle, Code)` declares a counted route named
+///   `LOGIN`, so a crate can serve several routes;
+/// - `route!(PAGE = "name", GET, "/path/", handle, Public, uncounted)` declares one whose
+///   responses are not counted as API traffic.
 #[macro_export]
 macro_rules! route {
-    ($function:literal, $method:ident, $path:literal, $handle:path) => {
-        $crate::route!(ROUTE = $function, $method, $path, $handle);
+    ($function:literal, $method:ident, $path:literal, $handle:path, $assurance:ident) => {
+        $crate::route!(ROUTE = $function, $method, $path, $handle, $assurance);
     };
-    ($name:ident = $function:literal, $method:ident, $path:literal, $handle:path) => {
-        $crate::route!(@declare $name, $function, $method, $path, $handle, true);
+    ($name:ident = $function:literal, $method:ident, $path:literal, $handle:path, $assurance:ident) => {
+        $crate::route!(@declare $name, $function, $method, $path, $handle, $assurance, true);
     };
-    ($name:ident = $function:literal, $method:ident, $path:literal, $handle:path, uncounted) => {
-        $crate::route!(@declare $name, $function, $method, $path, $handle, false);
+    ($name:ident = $function:literal, $method:ident, $path:literal, $handle:path, $assurance:ident, uncounted) => {
+        $crate::route!(@declare $name, $function, $method, $path, $handle, $assurance, false);
     };
-    (@declare $name:ident, $function:literal, $method:ident, $path:literal, $handle:path, $counted:literal) => {
+    (@declare $name:ident, $function:literal, $method:ident, $path:literal, $handle:path, $assurance:ident, $counted:literal) => {
         #[doc = concat!("`", stringify!($method), " ", $path, "` in the route table.")]
         pub const $name: $crate::Route = $crate::Route {
             function: $function,
             method: $crate::Method::$method,
             path: $path,
             handler: |ctx, req| ::std::boxed::Box::pin(async move { $handle(&ctx, req).await }),
+            assurance: $crate::route::Assurance::$assurance,
             counted: $counted,
         };
     };
@@ -64,9 +91,11 @@ macro_rules! route {
 impl Route {
     /// Serves one request: runs the handler, turns any error (or panic) into its JSON answer,
     /// logs server-side failures with the request id, and counts the outcome once (if counted).
-    pub async fn call(&self, ctx: &Arc<Ctx>, req: Request) -> Response<Body> {
+    pub async fn call(&self, ctx: &Arc<Ctx>, mut req: Request) -> Response<Body> {
         use futures::FutureExt;
         let request_id = crate::http::request_id(&req);
+        // What the handler's `authenticate` holds a bearer token to.
+        req.extensions_mut().insert(self.assurance);
         let outcome = std::panic::AssertUnwindSafe((self.handler)(ctx.clone(), req))
             .catch_unwind()
             .await;
@@ -159,9 +188,9 @@ mod tests {
         Ok(json(StatusCode::OK, &serde_json::json!({})))
     }
 
-    crate::route!("single", POST, "/single/", ok);
-    crate::route!(PAGE = "multi", GET, "/multi/", ok, uncounted);
-    crate::route!(ACTION = "multi", POST, "/multi/{id}/", ok);
+    crate::route!("single", POST, "/single/", ok, Password);
+    crate::route!(PAGE = "multi", GET, "/multi/", ok, Public, uncounted);
+    crate::route!(ACTION = "multi", POST, "/multi/{id}/", ok, Code);
 
     #[test]
     fn the_macro_declares_counted_and_uncounted_routes() {
@@ -176,6 +205,10 @@ mod tests {
         assert_eq!(
             (ACTION.method.clone(), ACTION.counted),
             (http::Method::POST, true)
+        );
+        assert_eq!(
+            [ROUTE.assurance, PAGE.assurance, ACTION.assurance],
+            [Assurance::Password, Assurance::Public, Assurance::Code]
         );
     }
 

@@ -304,11 +304,27 @@ impl TestApp {
         .await
     }
 
-    /// A demo user's access token, or a panic naming why not.
+    /// A demo user's access token from the DFCU password grant (`POST /token/`: `amr` `pwd`),
+    /// or a panic naming why not. The Fintract routes refuse it: see [`TestApp::code_token`].
     pub async fn access_token(&self, user: &demo::DemoUser) -> String {
         let a = self.token(user.username, user.password).await;
         assert_eq!(a.status, 200, "token for {}: {:?}", user.username, a.body);
         a.body["access"].as_str().expect("access").to_string()
+    }
+
+    /// A demo user's access token from a Fintract sign-in with the e-mailed code (`amr` `pwd`
+    /// and `otp`), as the Fintract document's client gets it.
+    pub async fn code_token(&self, user: &demo::DemoUser) -> String {
+        let a = self.login(user.email, user.password, "Email").await;
+        assert_eq!(a.status, 200, "login of {}: {:?}", user.username, a.body);
+        let id = a.body["data"]["id"].as_u64().expect("the user's id");
+        let code = self.code_sent_to(user.email).await;
+        let a = self.verify_otp(id, &code).await;
+        assert_eq!(a.status, 200, "code of {}: {:?}", user.username, a.body);
+        a.body["tokens"]["access"]
+            .as_str()
+            .expect("access")
+            .to_string()
     }
 
     /// `POST /token/refresh/`.

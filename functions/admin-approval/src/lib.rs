@@ -8,7 +8,13 @@ use shared::users::user_not_found;
 use shared::validate::is_customer_id;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("admin-approval", POST, "/auth/admin_approval/", handle);
+shared::route!(
+    "admin-approval",
+    POST,
+    "/auth/admin_approval/",
+    handle,
+    Code
+);
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {

@@ -10,7 +10,7 @@ use shared::upload::{detect, file_part, refusal_error, Kind};
 use shared::users::{account_object, avatar_prefix, user_not_found};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("avatar", POST, "/auth/avatar/{id}/", handle);
+shared::route!("avatar", POST, "/auth/avatar/{id}/", handle, Code);
 
 const ACCEPTED: &[Kind] = &[Kind::Png, Kind::Jpeg, Kind::Webp];
 

@@ -25,13 +25,21 @@ use shared::{ApiError, ApiResult, Body, Ctx, Request, Response, Route};
 use html::Notice;
 use session::{Session, SessionKey};
 
-shared::route!(PAGE = "dashboard", GET, "/api/", page, uncounted);
-shared::route!(LOGIN = "dashboard", POST, "/api/login/", login, uncounted);
+shared::route!(PAGE = "dashboard", GET, "/api/", page, Public, uncounted);
+shared::route!(
+    LOGIN = "dashboard",
+    POST,
+    "/api/login/",
+    login,
+    Public,
+    uncounted
+);
 shared::route!(
     LOGOUT = "dashboard",
     POST,
     "/api/logout/",
     logout,
+    Public,
     uncounted
 );
 shared::route!(
@@ -39,6 +47,7 @@ shared::route!(
     GET,
     "/api/metrics.json",
     metrics_json,
+    Password,
     uncounted
 );
 

@@ -9,7 +9,8 @@ shared::route!(
     "deactivate-account",
     PUT,
     "/auth/account-deactivate/",
-    handle
+    handle,
+    Code
 );
 
 #[tracing::instrument(skip_all)]

@@ -5,7 +5,7 @@ use serde_json::json;
 use shared::http::{json, StatusCode};
 use shared::{ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("delete-account", DELETE, "/auth/delete/", handle);
+shared::route!("delete-account", DELETE, "/auth/delete/", handle, Code);
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {

@@ -5,7 +5,7 @@ use shared::http::{json, Fields, StatusCode};
 use shared::model::{User, UserType};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("loans", POST, "/api/accounts/loans/", handle);
+shared::route!("loans", POST, "/api/accounts/loans/", handle, Password);
 
 /// What a customer not yet approved by a Fintract admin is told (DESIGN.md §5).
 pub const AWAITING_APPROVAL: &str = "Account awaiting admin approval.";
@@ -29,6 +29,8 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         ctx.store.account_with_loans(&account_number)
     );
     let user = user?;
+    // Its document's answer to any token it does not take: 401 "Invalid Auth Token.".
+    shared::auth::assured(&req, &claims).map_err(|_| ApiError::invalid_token())?;
     may_read_customer_data(&user)?;
 
     let not_found = || ApiError::not_found("Account not found.");

@@ -7,7 +7,7 @@ use shared::notify::{Channel, Message};
 use shared::password::{self, MAX_PASSWORD_CHARS};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("login", POST, "/auth/login/", handle);
+shared::route!("login", POST, "/auth/login/", handle, Public);
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
 pub const NOT_SENT: &str = "The sign-in code could not be sent. Please try again.";

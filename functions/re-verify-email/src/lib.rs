@@ -5,7 +5,13 @@ use serde_json::json;
 use shared::http::{json, Fields, StatusCode};
 use shared::{ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("re-verify-email", POST, "/auth/re-verify-email/", handle);
+shared::route!(
+    "re-verify-email",
+    POST,
+    "/auth/re-verify-email/",
+    handle,
+    Public
+);
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {

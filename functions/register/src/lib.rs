@@ -10,7 +10,7 @@ use shared::users::{registered, taken_message};
 use shared::validate::{is_customer_id, is_username, normalize_phone};
 use shared::{password, ApiError, ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("register", POST, "/auth/register/", handle);
+shared::route!("register", POST, "/auth/register/", handle, Code);
 
 /// Registrations per source address per hour.
 const PER_SOURCE_PER_HOUR: u64 = 20;

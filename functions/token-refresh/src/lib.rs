@@ -3,7 +3,7 @@
 use shared::http::{json, Fields, StatusCode};
 use shared::{ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("token-refresh", POST, "/token/refresh/", handle);
+shared::route!("token-refresh", POST, "/token/refresh/", handle, Public);
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {

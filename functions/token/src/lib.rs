@@ -4,7 +4,7 @@ use shared::http::{json, Fields};
 use shared::password::{self, MAX_PASSWORD_CHARS};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("token", POST, "/token/", handle);
+shared::route!("token", POST, "/token/", handle, Public);
 
 /// The one answer to every bad credential, so that none reveals which part was wrong.
 pub const INVALID_CREDENTIALS: &str = "Invalid username or password.";
@@ -24,7 +24,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let matches = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     match user {
         Some(user) if matches && user.may_hold_tokens() => {
-            let pair = ctx.issue_tokens(&user).await?;
+            let pair = ctx
+                .issue_tokens(&user, shared::jwt::Earned::Password)
+                .await?;
             Ok(json(shared::http::StatusCode::OK, &pair))
         }
         _ => Err(ApiError::unauthorized(INVALID_CREDENTIALS)),

@@ -8,7 +8,7 @@ use shared::users::{taken_message, user_not_found};
 use shared::validate::{is_username, normalize_phone};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("update-user", PATCH, "/auth/update/usr/{id}/", handle);
+shared::route!("update-user", PATCH, "/auth/update/usr/{id}/", handle, Code);
 
 /// What the owner may change; blank means "leave as it is", as in the seed's sample request.
 const EDITABLE: [(&str, usize); 8] = [

@@ -5,7 +5,7 @@ use shared::http::{json, Fields, StatusCode};
 use shared::validate::is_username;
 use shared::{ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("update-username", PUT, "/auth/user-update/", handle);
+shared::route!("update-username", PUT, "/auth/user-update/", handle, Code);
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {

@@ -12,7 +12,7 @@ use shared::upload::{detect, file_part, refusal_error, Kind};
 use shared::users::upload_prefix;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("upload-file", POST, "/auth/upload/", handle);
+shared::route!("upload-file", POST, "/auth/upload/", handle, Code);
 
 const ACCEPTED: &[Kind] = &[Kind::Pdf, Kind::Csv, Kind::Png, Kind::Jpeg];
 

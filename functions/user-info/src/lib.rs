@@ -4,7 +4,7 @@ use shared::http::{json, path_id, StatusCode};
 use shared::users::{profile, user_not_found};
 use shared::{ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("user-info", GET, "/auth/info/{id}/", handle);
+shared::route!("user-info", GET, "/auth/info/{id}/", handle, Code);
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {

@@ -7,7 +7,7 @@ use shared::http::{json, StatusCode};
 use shared::users::sha256_hex;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("verify-email", GET, "/auth/verify-email/", handle);
+shared::route!("verify-email", GET, "/auth/verify-email/", handle, Public);
 
 const INVALID_LINK: &str = "Invalid or expired verification link.";
 

@@ -5,7 +5,7 @@ use shared::http::{json, path_id, Fields, StatusCode};
 use shared::otp::INVALID_CODE;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
-shared::route!("verify-otp", POST, "/auth/login/{id}/", handle);
+shared::route!("verify-otp", POST, "/auth/login/{id}/", handle, Public);
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
@@ -25,7 +25,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         .await?
         .filter(|u| u.may_hold_tokens())
         .ok_or_else(|| ApiError::unauthorized(INVALID_CODE))?;
-    let tokens = ctx.issue_tokens(&user).await?;
+    let tokens = ctx
+        .issue_tokens(&user, shared::jwt::Earned::PasswordAndCode)
+        .await?;
     if let Err(e) = ctx
         .modify_user(id, |u| {
             u.last_login = Some(shared::now());

@@ -70,8 +70,9 @@ async fn prepared(dir: &Path, function: &str) -> String {
         let ctx = &ctx;
         async move { ctx.store.user_by_username(name).await.unwrap().unwrap() }
     };
-    let james = ctx.issue_tokens(&user("jblunt").await).await.unwrap();
-    let admin = ctx.issue_tokens(&user("admin").await).await.unwrap();
+    let code = shared::jwt::Earned::PasswordAndCode;
+    let james = ctx.issue_tokens(&user("jblunt").await, code).await.unwrap();
+    let admin = ctx.issue_tokens(&user("admin").await, code).await.unwrap();
     std::fs::read_to_string(repo().join("events").join(format!("{function}.json")))
         .unwrap()
         .replace("__ACCESS_TOKEN__", &james.access)

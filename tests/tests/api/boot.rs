@@ -99,8 +99,10 @@ async fn event_for(function: &str, ctx: &Ctx) -> String {
         let name = name.to_string();
         async move { ctx.store.user_by_username(&name).await.unwrap().unwrap() }
     };
-    let james = ctx.issue_tokens(&user("jblunt").await).await.unwrap();
-    let admin = ctx.issue_tokens(&user("admin").await).await.unwrap();
+    // Signed in with the code: what the Fintract events need and the DFCU ones accept.
+    let code = shared::jwt::Earned::PasswordAndCode;
+    let james = ctx.issue_tokens(&user("jblunt").await, code).await.unwrap();
+    let admin = ctx.issue_tokens(&user("admin").await, code).await.unwrap();
     std::fs::read_to_string(repo().join("events").join(format!("{function}.json")))
         .unwrap_or_else(|e| panic!("events/{function}.json: {e}"))
         .replace("__ACCESS_TOKEN__", &james.access)
@@ -302,7 +304,10 @@ async fn the_local_gateway_seeds_no_demo_credential_into_aws_tables() {
         if let Ok(r) = sent {
             break r.status().as_u16();
         }
-        assert!(std::time::Instant::now() < deadline, "the gateway never listened");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway never listened"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let _ = gateway.kill().await;

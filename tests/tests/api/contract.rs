@@ -331,7 +331,7 @@ async fn schemathesis_finds_no_server_error_and_no_broken_response() {
         c.access_ttl = std::time::Duration::from_secs(3_600);
     })
     .await;
-    let admin = app.access_token(&acceptance::demo::ADMIN).await;
+    let admin = app.code_token(&acceptance::demo::ADMIN).await;
     let own = app.new_user("CUSTOMER").await;
     let own_token = app.access_of(&own).await;
     let deactivating = app.access_of(&app.new_user("CUSTOMER").await).await;

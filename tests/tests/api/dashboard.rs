@@ -433,7 +433,7 @@ async fn deactivation_or_a_forged_cookie_ends_the_session(app: TestApp) {
     assert!(p.session_cookie().unwrap().1.contains("Max-Age=0"));
 
     assert!(dashboard(&app, Some(&cookie)).await.is_dashboard());
-    let access = app.access_token(&demo::BANK_ADMIN).await;
+    let access = app.code_token(&demo::BANK_ADMIN).await;
     let a = app
         .call("PUT", "/auth/account-deactivate/", None, Some(&access))
         .await;
@@ -471,7 +471,7 @@ async fn a_cross_site_sign_in_or_sign_out_is_refused(app: TestApp) {
 
 async fn text_people_typed_is_escaped_on_the_pages(app: TestApp) {
     let hostile = r#"<script>alert('x')</script> "Teller" & Co"#;
-    let access = app.access_token(&demo::BANK_ADMIN).await;
+    let access = app.code_token(&demo::BANK_ADMIN).await;
     let a = app
         .call(
             "PUT",

@@ -92,6 +92,8 @@ async fn every_bad_token_is_invalid_auth_token(app: TestApp) {
         exp,
         ver: 0,
         fam: None,
+        amr: vec![],
+        aud: None,
     };
     let keys = JwtKeys::new(TEST_SECRET.to_vec());
     let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
@@ -218,6 +220,8 @@ async fn refused_tokens_read_nothing_or_show_nothing(app: TestApp) {
         exp,
         ver,
         fam: None,
+        amr: vec![],
+        aud: None,
     };
     let gate = Arc::new(PairedReads::new(
         app.ctx.store.clone(),

@@ -1,6 +1,7 @@
 //! The acceptance suite, one binary. Every test in a backend module runs twice:
 //! `…::embedded::…` on SQLite, `…::aws::…` on DynamoDB in moto_server.
 
+mod assurance;
 mod boot;
 mod browser;
 mod concurrency;

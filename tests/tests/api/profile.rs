@@ -63,7 +63,7 @@ async fn info_serves_the_user_and_admins_and_404s_everyone_else(app: TestApp) {
         (nobodys.status, &nobodys.body),
         "no existence leak"
     );
-    let admin = app.access_token(&demo::BANK_ADMIN).await;
+    let admin = app.code_token(&demo::BANK_ADMIN).await;
     assert_eq!(
         app.call("GET", &info_path(bob.id), None, Some(&admin))
             .await
@@ -151,7 +151,7 @@ async fn another_users_profile_cannot_be_updated(app: TestApp) {
         )
         .await;
     assert_eq!(a.status, 404);
-    let admin = app.access_token(&demo::ADMIN).await;
+    let admin = app.code_token(&demo::ADMIN).await;
     let a = app
         .call(
             "PATCH",
@@ -309,7 +309,7 @@ async fn a_deactivated_account_loses_every_token_until_an_admin_reactivates_it(a
         201
     );
 
-    let admin = app.access_token(&demo::ADMIN).await;
+    let admin = app.code_token(&demo::ADMIN).await;
     let a = app
         .call(
             "PATCH",
@@ -368,7 +368,7 @@ async fn deleting_an_account_removes_it_and_frees_its_names(app: TestApp) {
     assert_eq!(app.refresh(&refresh).await.status, 401);
     let a = app.login(&user.email, &user.password, "Email").await;
     assert_eq!((a.status, a.error()), (401, "Invalid email or password."));
-    let admin = app.access_token(&demo::ADMIN).await;
+    let admin = app.code_token(&demo::ADMIN).await;
     assert_eq!(
         app.call("GET", &info_path(user.id), None, Some(&admin))
             .await

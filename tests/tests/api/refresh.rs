@@ -87,6 +87,8 @@ async fn forged_expired_and_garbage_refresh_tokens_are_refused(app: TestApp) {
         exp: now - 10,
         ver: 0,
         fam: Some("f".into()),
+        amr: vec![],
+        aud: None,
     });
     let other_key = JwtKeys::new(b"some-other-secret-of-at-least-32-bytes".to_vec());
     let forged = other_key.sign(&Claims {
@@ -97,6 +99,8 @@ async fn forged_expired_and_garbage_refresh_tokens_are_refused(app: TestApp) {
         exp: now + 1000,
         ver: 0,
         fam: Some("f".into()),
+        amr: vec![],
+        aud: None,
     });
     // A well-signed token that was never issued (its jti is unknown to the store).
     let unissued = keys.sign(&Claims {
@@ -107,6 +111,8 @@ async fn forged_expired_and_garbage_refresh_tokens_are_refused(app: TestApp) {
         exp: now + 1000,
         ver: 0,
         fam: Some("f".into()),
+        amr: vec![],
+        aud: None,
     });
     let truncated = &refresh[..refresh.len() - 5];
     for t in [

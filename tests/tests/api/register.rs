@@ -137,12 +137,12 @@ async fn concurrent_registrations_of_one_email_create_one_user(app: TestApp) {
 async fn privileged_types_need_a_fintract_admin(app: TestApp) {
     let body = app.registration("BANK_ADMIN");
     assert_eq!(app.register(&body, None).await.status, 401);
-    let customer = app.access_token(&demo::JAMES).await;
+    let customer = app.code_token(&demo::JAMES).await;
     let a = app.register(&body, Some(&customer)).await;
     assert_eq!(a.status, 403, "{:?}", a.body);
-    let teller = app.access_token(&demo::BANK_ADMIN).await;
+    let teller = app.code_token(&demo::BANK_ADMIN).await;
     assert_eq!(app.register(&body, Some(&teller)).await.status, 403);
-    let admin = app.access_token(&demo::ADMIN).await;
+    let admin = app.code_token(&demo::ADMIN).await;
     let a = app.register(&body, Some(&admin)).await;
     assert_eq!(a.status, 201, "{:?}", a.body);
     assert_eq!(a.body["user_type"], "BANK_ADMIN");
@@ -223,7 +223,7 @@ async fn a_bank_customer_id_links_accounts_served_after_approval(app: TestApp) {
         "no account data before approval"
     );
 
-    let admin = app.access_token(&demo::ADMIN).await;
+    let admin = app.code_token(&demo::ADMIN).await;
     let approve = |bearer: String| {
         let app = &app;
         async move {

@@ -139,7 +139,7 @@ async fn refused_avatars_say_why(app: TestApp) {
 async fn only_the_user_sets_their_avatar(app: TestApp) {
     let (_, token) = signed_in(&app).await;
     let other = app.new_user("CUSTOMER").await;
-    let admin = app.access_token(&acceptance::demo::ADMIN).await;
+    let admin = app.code_token(&acceptance::demo::ADMIN).await;
     for (caller, why) in [(&token, "another user"), (&admin, "not even an admin")] {
         let path = format!("/auth/avatar/{}/", other.id);
         let a = app
