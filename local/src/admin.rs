@@ -49,7 +49,7 @@ pub async fn create_admin(ctx: &Ctx, r: AdminRequest) -> Result<User, String> {
             password_hash,
             is_verified: true,
             admin_approved: true,
-            created_at: shared::now(),
+            created_at: ctx.now(),
         })
         .await
         .map_err(|e| e.to_string())?;

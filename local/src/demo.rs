@@ -172,7 +172,7 @@ pub async fn seed(ctx: &Ctx) -> Result<bool, StoreError> {
                 password_hash,
                 is_verified: true,
                 admin_approved: u.approved,
-                created_at: shared::now(),
+                created_at: ctx.now(),
             })
             .await?;
         if created.is_err() {

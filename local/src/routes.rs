@@ -16,6 +16,7 @@ pub fn routes() -> Vec<Route> {
         login::ROUTE,
         verify_otp::ROUTE,
         admin_approval::ROUTE,
+        customer_claims::ROUTE,
         user_info::ROUTE,
         update_user::ROUTE,
         update_username::ROUTE,

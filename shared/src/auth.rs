@@ -38,7 +38,7 @@ impl From<Earned> for Earning {
 
 impl Ctx {
     fn sign_pair(&self, user: &User, family: &str, how: &Earning) -> (TokenPair, RefreshRecord) {
-        let now = crate::now();
+        let now = self.now();
         let claims = |token_type, ttl: std::time::Duration| Claims {
             sub: user.id.to_string(),
             token_type,
@@ -90,7 +90,7 @@ impl Ctx {
     pub fn verify_access(&self, req: &Request) -> ApiResult<Claims> {
         let token = crate::http::bearer_token(req).ok_or_else(ApiError::invalid_token)?;
         self.jwt
-            .verify(token, TokenType::Access, crate::now())
+            .verify(token, TokenType::Access, self.now())
             .map_err(|_| ApiError::invalid_token())
     }
 
@@ -110,7 +110,7 @@ impl Ctx {
         let refused = || ApiError::unauthorized("Invalid or expired refresh token.");
         let claims = self
             .jwt
-            .verify(refresh_token, TokenType::Refresh, crate::now())
+            .verify(refresh_token, TokenType::Refresh, self.now())
             .map_err(|_| refused())?;
         let family = claims.fam.clone().ok_or_else(refused)?;
         let user = self.live_user(&claims).await.map_err(|_| refused())?;
@@ -120,7 +120,11 @@ impl Ctx {
             aud: claims.aud.clone(),
         };
         let (pair, record) = self.sign_pair(&user, &family, &how);
-        match self.store.rotate_refresh(&claims.jti, &record).await? {
+        match self
+            .store
+            .rotate_refresh(&claims.jti, &record, self.now())
+            .await?
+        {
             Rotation::Rotated => Ok(pair),
             Rotation::Reused => {
                 tracing::warn!(

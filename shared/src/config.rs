@@ -34,6 +34,9 @@ pub struct Config {
     pub outbox_path: PathBuf,
     pub otp_ttl: Duration,
     pub verify_ttl: Duration,
+    /// How long an account may stay unverified before it counts as gone (its e-mail, username
+    /// and customer id claim are then free).
+    pub unverified_ttl: Duration,
     /// The private S3 bucket of avatars and uploads.
     pub bucket_name: String,
     /// Path-style S3 addressing (for emulators on 127.0.0.1).
@@ -50,6 +53,8 @@ pub struct Config {
     pub throttle_multiplier: u64,
     /// The local gateway cuts off a request body not fully received by then.
     pub request_body_timeout: Duration,
+    /// The time expiries are judged by (`Ctx::now`): the system's, moved only by tests.
+    pub clock: crate::clock::Clock,
 }
 
 /// A configuration value that is present but unusable.
@@ -107,6 +112,11 @@ impl Config {
                 .into(),
             otp_ttl: Duration::from_secs(seconds(&lookup, "OTP_TTL_SECS", 300)?),
             verify_ttl: Duration::from_secs(seconds(&lookup, "VERIFY_TTL_SECS", 86_400)?),
+            unverified_ttl: Duration::from_secs(seconds(
+                &lookup,
+                "UNVERIFIED_TTL_SECS",
+                UNVERIFIED_TTL_SECS,
+            )?),
             bucket_name: lookup("BUCKET_NAME").unwrap_or_else(|| "fintract-uploads".into()),
             s3_force_path_style: lookup("S3_FORCE_PATH_STYLE")
                 .is_some_and(|v| v == "true" || v == "1"),
@@ -127,6 +137,7 @@ impl Config {
                 "REQUEST_BODY_TIMEOUT_SECS",
                 30,
             )?),
+            clock: Default::default(),
         })
     }
 
@@ -149,6 +160,7 @@ impl Config {
             sms_sender_id: "Fintract".into(),
             otp_ttl: Duration::from_secs(300),
             verify_ttl: Duration::from_secs(86_400),
+            unverified_ttl: Duration::from_secs(UNVERIFIED_TTL_SECS),
             backend: Backend::Embedded { database_path },
             table_name: "fintract-main".into(),
             counter_table_name: "fintract-counters".into(),
@@ -157,9 +169,13 @@ impl Config {
             access_ttl: Duration::from_secs(300),
             refresh_ttl: Duration::from_secs(86_400),
             counter_shards: 4,
+            clock: Default::default(),
         }
     }
 }
+
+/// Three days to open the verification link (it lives one; re-verify sends another).
+pub const UNVERIFIED_TTL_SECS: u64 = 3 * 86_400;
 
 /// Where the local gateway serves by default.
 pub const LOCAL_BASE_URL: &str = "http://127.0.0.1:3000";

@@ -78,6 +78,11 @@ pub fn sdk_retries() -> RetryConfig {
 }
 
 impl Ctx {
+    /// Now, by the configuration's clock: what every expiry is judged by.
+    pub fn now(&self) -> i64 {
+        self.config.clock.now()
+    }
+
     /// Reads the environment and builds the adapters it names (the Lambda cold start path).
     pub async fn from_env() -> Result<Self, InitError> {
         let config = Config::from_env()?;

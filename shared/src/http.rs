@@ -172,6 +172,24 @@ impl Fields {
         }
     }
 
+    /// An optional id: a positive whole number below 2^53, as a JSON number or (form bodies) a
+    /// string of digits; anything else is a problem.
+    pub fn optional_u64(&mut self, name: &str) -> Option<u64> {
+        let parsed = match self.map.get(name) {
+            None | Some(Value::Null) => return None,
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) if !s.starts_with('+') => s.trim().parse().ok(),
+            Some(_) => None,
+        };
+        match parsed {
+            Some(n) if n > 0 && n < (1 << 53) => Some(n),
+            _ => {
+                self.problem(name, "Must be a positive whole number.");
+                None
+            }
+        }
+    }
+
     /// Records a problem with a field (the first one per field is kept).
     pub fn problem(&mut self, name: &str, message: &str) {
         self.problems
@@ -187,6 +205,13 @@ impl Fields {
             Err(ApiError::invalid_fields(self.problems))
         }
     }
+}
+
+/// The first value of query parameter `name`, trimmed.
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(|v| v.trim().to_string())
 }
 
 /// The bearer token from `Authorization: Bearer …`, or the DFCU `auth_key` header.

@@ -4,6 +4,8 @@
 
 pub mod auth;
 pub mod blob;
+pub mod claims;
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
@@ -15,10 +17,12 @@ pub mod model;
 pub mod notify;
 pub mod otp;
 pub mod password;
+pub mod roles;
 pub mod route;
 pub mod store;
 pub mod upload;
 pub mod users;
+pub mod utc;
 pub mod validate;
 
 pub use ::http::Method;

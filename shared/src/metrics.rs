@@ -22,7 +22,7 @@ pub async fn count(ctx: &Ctx, function: &str, status: u16) {
         return;
     };
     let shard = rand::thread_rng().gen_range(0..ctx.config.counter_shards);
-    let add = ctx.store.add(function, hour_of(crate::now()), shard, class);
+    let add = ctx.store.add(function, hour_of(ctx.now()), shard, class);
     match tokio::time::timeout(COUNT_TIMEOUT, add).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(function, status, error = %e, "request not counted"),

@@ -95,6 +95,12 @@ impl User {
     pub fn may_hold_tokens(&self) -> bool {
         self.is_active && self.is_verified
     }
+
+    /// Whether this is the account a bank customer id is bound to: a customer a Fintract admin
+    /// approved. Before that its `customer_id` is only a claim, which others may share.
+    pub fn holds_customer_link(&self) -> bool {
+        self.user_type == UserType::Customer && self.admin_approved
+    }
 }
 
 /// A user about to be created; the store assigns the id.

@@ -45,7 +45,7 @@ impl Ctx {
             user_id,
             code_hash: code_hash(self.secret(), user_id, &attempt_id, &code),
             attempt_id,
-            expires_at: crate::now() + self.config.otp_ttl.as_secs() as i64,
+            expires_at: self.now() + self.config.otp_ttl.as_secs() as i64,
             tries_left: MAX_TRIES,
         };
         (record, code)
@@ -57,7 +57,7 @@ impl Ctx {
         let Some(otp) = self.store.otp(user_id).await? else {
             return Err(invalid());
         };
-        if otp.expires_at <= crate::now() || otp.tries_left == 0 {
+        if otp.expires_at <= self.now() || otp.tries_left == 0 {
             self.store.take_otp(user_id, &otp.attempt_id).await?;
             return Err(invalid());
         }

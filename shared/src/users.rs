@@ -10,6 +10,17 @@ use crate::notify::{Channel, Message};
 use crate::store::{Update, Verification};
 use crate::Ctx;
 
+/// A random 16-digit customer id (DESIGN.md §4), for an account that claims no bank customer.
+pub fn new_customer_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    format!(
+        "{}{:015}",
+        rng.gen_range(1..10),
+        rng.gen_range(0..1_000_000_000_000_000u64)
+    )
+}
+
 /// Answer for an object the caller may not see, or that does not exist (no existence leak).
 pub fn user_not_found() -> ApiError {
     ApiError::not_found("User not found.")
@@ -70,7 +81,7 @@ impl Ctx {
         limit: u64,
         window_secs: i64,
     ) -> ApiResult<()> {
-        let now = crate::now();
+        let now = self.now();
         let window_start = now - now.rem_euclid(window_secs);
         let hits = self
             .store
@@ -101,6 +112,41 @@ impl Ctx {
         }
     }
 
+    /// Whether `user` never verified its e-mail within `UNVERIFIED_TTL_SECS` of registering:
+    /// such an account counts as gone, and whatever looks it up removes it with its claims.
+    pub fn expired_unverified(&self, user: &User) -> bool {
+        !user.is_verified
+            && user.created_at + self.config.unverified_ttl.as_secs() as i64 <= self.now()
+    }
+
+    /// `user`, or `None` (having removed it) when it is an expired unverified account.
+    pub async fn unless_expired(&self, user: Option<User>) -> ApiResult<Option<User>> {
+        match user {
+            Some(u) if self.expired_unverified(&u) => {
+                self.store.delete_user(&u).await?;
+                tracing::info!(user_id = u.id, "expired unverified account removed");
+                Ok(None)
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// When `new`'s username or e-mail (as `taken` says) is held by an expired unverified
+    /// account, removes that account and answers true: the registration may try again.
+    pub async fn purge_expired_holder(
+        &self,
+        taken: crate::store::Taken,
+        new: &crate::model::NewUser,
+    ) -> ApiResult<bool> {
+        let holder = match taken {
+            crate::store::Taken::Username => self.store.user_by_username(&new.username).await?,
+            crate::store::Taken::Email => self.store.user_by_email(&new.email).await?,
+            crate::store::Taken::CustomerId => None,
+        };
+        let was_there = holder.is_some();
+        Ok(was_there && self.unless_expired(holder).await?.is_none())
+    }
+
     /// The base of links to this API in mail: the configured public URL when there is one, else
     /// the one API Gateway says the request came in at. A 500 (before anything is written) when
     /// neither is known: a misconfigured deployment, never something a client can choose.
@@ -128,7 +174,7 @@ impl Ctx {
                 token_hash: sha256_hex(&token),
                 user_id,
                 email: email.to_string(),
-                expires_at: crate::now() + self.config.verify_ttl.as_secs() as i64,
+                expires_at: self.now() + self.config.verify_ttl.as_secs() as i64,
             })
             .await?;
         let link = format!("{base_url}/auth/verify-email/?token={token}");

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use shared::model::{Account, AccountWithLoans, Loan, NewUser, User};
+use shared::model::{Account, AccountWithLoans, Loan, NewUser, User, UserType};
 use shared::store::{
     AccountStore, CounterRow, Counters, DataStore, OtpRecord, OtpStore, RefreshRecord, Rotation,
     StatusClass, StoreError, Taken, Tally, Throttles, TokenStore, Update, UserStore, Verification,
@@ -68,6 +68,12 @@ impl UserStore for PairedReads {
     async fn user_by_customer_id(&self, customer_id: &str) -> Result<Option<User>, StoreError> {
         self.inner.user_by_customer_id(customer_id).await
     }
+    async fn claimants(&self, customer_id: &str) -> Result<Vec<User>, StoreError> {
+        self.inner.claimants(customer_id).await
+    }
+    async fn staff_of_type(&self, user_type: UserType) -> Result<Vec<User>, StoreError> {
+        self.inner.staff_of_type(user_type).await
+    }
     async fn update_user(&self, before: &User, after: &User) -> Result<Update, StoreError> {
         self.inner.update_user(before, after).await
     }
@@ -105,8 +111,9 @@ impl TokenStore for PairedReads {
         &self,
         old_jti: &str,
         new: &RefreshRecord,
+        now: i64,
     ) -> Result<Rotation, StoreError> {
-        self.inner.rotate_refresh(old_jti, new).await
+        self.inner.rotate_refresh(old_jti, new, now).await
     }
 }
 

@@ -661,6 +661,43 @@ impl TestApp {
             .await
     }
 
+    /// A verified account of `user_type`, put straight into the store (as an operator's import
+    /// or the admin command would), with the password `correct horse battery`.
+    pub async fn account_of(&self, user_type: shared::model::UserType) -> TestUser {
+        let name = unique("acct");
+        let password = "correct horse battery".to_string();
+        let new = shared::model::NewUser {
+            username: name.clone(),
+            email: format!("{name}@example.com"),
+            name: format!("Test {}", user_type.as_str()),
+            phone: unique_phone(),
+            user_type,
+            customer_id: unique("9").replace('x', ""),
+            gender: None,
+            password_hash: shared::password::hash(password.clone())
+                .await
+                .expect("a hash"),
+            is_verified: true,
+            admin_approved: false,
+            created_at: self.ctx.now(),
+        };
+        let user = self
+            .ctx
+            .store
+            .create_user(new)
+            .await
+            .expect("the store")
+            .expect("fresh values");
+        TestUser {
+            id: user.id,
+            email: user.email,
+            username: user.username,
+            password,
+            phone: user.phone,
+            customer_id: user.customer_id,
+        }
+    }
+
     /// `POST /auth/login/`.
     pub async fn login(&self, email: &str, password: &str, otp_type: &str) -> Answer {
         self.post_json(

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use shared::store::Tally;
 
 use crate::html::Esc;
-use crate::utc::Utc;
+use shared::utc::Utc;
 
 /// Bar colours, one per status class (the page's legend uses the same).
 pub const POSITIVE: &str = "#1f8a4c";

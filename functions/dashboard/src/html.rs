@@ -14,8 +14,8 @@ use shared::model::User;
 use shared::store::Tally;
 use shared::{Body, Response};
 
-use crate::utc::Utc;
 use crate::{chart, Endpoint};
+use shared::utc::Utc;
 
 /// Text escaped for HTML content and double- or single-quoted attribute values.
 pub struct Esc<'a>(pub &'a str);

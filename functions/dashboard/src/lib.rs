@@ -12,7 +12,6 @@
 mod chart;
 mod html;
 pub mod session;
-mod utc;
 
 use serde_json::{json, Value};
 use shared::http::{base_path, json, StatusCode};
@@ -84,6 +83,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     endpoint("login", "POST", "/auth/login/"),
     endpoint("verify-otp", "POST", "/auth/login/{id}/"),
     endpoint("admin-approval", "POST", "/auth/admin_approval/"),
+    endpoint("customer-claims", "GET", "/auth/admin_approval/"),
     endpoint("user-info", "GET", "/auth/info/{id}/"),
     endpoint("update-user", "PATCH", "/auth/update/usr/{id}/"),
     endpoint("update-username", "PUT", "/auth/user-update/"),
@@ -126,7 +126,7 @@ async fn signed(ctx: &Ctx, req: &Request) -> ApiResult<Signed> {
         return Ok(Signed::Out);
     }
     let key = session_key(ctx)?;
-    let now = shared::now();
+    let now = ctx.now();
     let Some(s) = values.iter().find_map(|v| key.open(v, now)) else {
         return Ok(Signed::Ended);
     };
@@ -201,7 +201,7 @@ pub async fn page(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let result = async {
         match signed(ctx, &req).await? {
             Signed::In(user) => {
-                let now = shared::now();
+                let now = ctx.now();
                 let report = shared::metrics::report(ctx.store.as_ref(), now).await?;
                 let body = html::dashboard(&base, &user, &report, ENDPOINTS, now);
                 Ok(html::response(StatusCode::OK, body))
@@ -311,7 +311,7 @@ pub async fn login(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
                 let cookie = session_key(ctx)?.seal(&Session {
                     user_id: user.id,
                     token_version: user.token_version,
-                    expires_at: shared::now() + session::SESSION_SECS,
+                    expires_at: ctx.now() + session::SESSION_SECS,
                 });
                 tracing::info!(user_id = user.id, "dashboard sign-in");
                 let secure = session::over_https(ctx, &req);
@@ -386,7 +386,7 @@ pub fn metrics_body(report: &Report, now: i64) -> Value {
         .iter()
         .map(|(hour, t)| {
             json!({
-                "hour": utc::Utc::of(hour * 3_600).rfc3339(),
+                "hour": shared::utc::Utc::of(hour * 3_600).rfc3339(),
                 "requests": t.requests(),
                 "failed": t.failed,
                 "positive": t.positive,
@@ -395,7 +395,7 @@ pub fn metrics_body(report: &Report, now: i64) -> Value {
         })
         .collect();
     json!({
-        "generated_at": utc::Utc::of(now).rfc3339(),
+        "generated_at": shared::utc::Utc::of(now).rfc3339(),
         "all_time": tally_json(report.all_time),
         "last_24_hours": tally_json(report.recent),
         "endpoints": endpoints,
@@ -421,7 +421,7 @@ pub async fn metrics_json(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> 
             ));
         }
     }
-    let now = shared::now();
+    let now = ctx.now();
     let report = shared::metrics::report(ctx.store.as_ref(), now).await?;
     Ok(json(StatusCode::OK, &metrics_body(&report, now)))
 }

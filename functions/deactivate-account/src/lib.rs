@@ -16,6 +16,7 @@ shared::route!(
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let caller = ctx.authenticate(&req).await?;
+    ctx.keep_a_fintract_admin(&caller).await?;
     ctx.modify_user(caller.id, |user| {
         user.is_active = false;
         user.token_version += 1;

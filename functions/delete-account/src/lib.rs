@@ -10,6 +10,7 @@ shared::route!("delete-account", DELETE, "/auth/delete/", handle, Code);
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let caller = ctx.authenticate(&req).await?;
+    ctx.keep_a_fintract_admin(&caller).await?;
     // Objects first, then the records: if this stops half-way the user can still run it again.
     ctx.delete_user_blobs(caller.id).await?;
     ctx.store.delete_user(&caller).await?;

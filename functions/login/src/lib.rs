@@ -32,7 +32,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let channel = channel.unwrap_or(Channel::Email);
     ctx.throttle("login", &email, 10, 900).await?;
 
-    let user = ctx.store.user_by_email(&email).await?;
+    let user = ctx
+        .unless_expired(ctx.store.user_by_email(&email).await?)
+        .await?;
     let matches = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let user = match user {
         Some(u) if matches => u,

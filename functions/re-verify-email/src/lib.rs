@@ -22,7 +22,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     f.finish()?;
     // Counted for every address, known or not, so the limit itself reveals nothing.
     ctx.throttle("re-verify", &email, 3, 3600).await?;
-    let user = ctx.store.user_by_email(&email).await?;
+    let user = ctx
+        .unless_expired(ctx.store.user_by_email(&email).await?)
+        .await?;
     let target =
         user.filter(|u| u.is_active)
             .and_then(|u| match (&u.pending_email, u.is_verified) {

@@ -1,12 +1,12 @@
 //! `POST /auth/register/`: creates a user (CUSTOMER or DEVELOPER by themselves; other types only
-//! by a FINTRACT_ADMIN) and mails a verification link. E-mail, username and customer id are
-//! claimed in one transaction with the user.
+//! by a FINTRACT_ADMIN) and mails a verification link. E-mail and username are claimed in one
+//! transaction with the user; a bank customer id given here is only a claim, bound to one
+//! account when a Fintract admin approves it, so nobody can squat it.
 
-use rand::Rng;
 use shared::http::{json, Fields, StatusCode};
 use shared::model::{Gender, NewUser, UserType};
 use shared::store::Taken;
-use shared::users::{registered, taken_message};
+use shared::users::{new_customer_id, registered, taken_message};
 use shared::validate::{is_customer_id, is_username, normalize_phone};
 use shared::{password, ApiError, ApiResult, Body, Ctx, Request, Response};
 
@@ -21,7 +21,7 @@ struct Registration {
     customer_id_given: bool,
 }
 
-fn parse(req: &Request) -> ApiResult<Registration> {
+fn parse(req: &Request, now: i64) -> ApiResult<Registration> {
     let mut f = Fields::from_request(req)?;
     let email = f.email("email", true).unwrap_or_default();
     let username = f.required_str("username", 150);
@@ -87,20 +87,10 @@ fn parse(req: &Request) -> ApiResult<Registration> {
             password_hash: String::new(),
             is_verified: false,
             admin_approved: false,
-            created_at: shared::now(),
+            created_at: now,
         },
         password,
     })
-}
-
-/// A random 16-digit customer id (DESIGN.md §4).
-fn new_customer_id() -> String {
-    let mut rng = rand::rngs::OsRng;
-    format!(
-        "{}{:015}",
-        rng.gen_range(1..10),
-        rng.gen_range(0..1_000_000_000_000_000u64)
-    )
 }
 
 #[tracing::instrument(skip_all)]
@@ -113,15 +103,35 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         mut user,
         password,
         customer_id_given,
-    } = parse(&req)?;
+    } = parse(&req, ctx.now())?;
     if !matches!(user.user_type, UserType::Customer | UserType::Developer) {
         let caller = ctx.authenticate(&req).await?;
-        if caller.user_type != UserType::FintractAdmin {
+        if !shared::roles::may(
+            caller.user_type,
+            shared::roles::Action::Create,
+            user.user_type,
+        ) {
             return Err(ApiError::forbidden(format!(
                 "Only a Fintract admin can create a {} account.",
                 user.user_type.as_str()
             )));
         }
+    }
+    // One account per bank customer: once an id is bound, nobody else may claim it. Before, any
+    // number may claim it; the admin who approves chooses.
+    if customer_id_given
+        && ctx
+            .store
+            .user_by_customer_id(&user.customer_id)
+            .await?
+            .is_some()
+    {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert(
+            "customer_id".to_string(),
+            "This bank customer already has an account.".to_string(),
+        );
+        return Err(ApiError::invalid_fields(fields));
     }
     user.password_hash = password::hash(password).await.map_err(ApiError::internal)?;
     let mut attempts = 0;
@@ -129,9 +139,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         attempts += 1;
         match ctx.store.create_user(user.clone()).await? {
             Ok(created) => break created,
-            Err(Taken::CustomerId) if !customer_id_given && attempts < 5 => {
-                user.customer_id = new_customer_id();
-            }
+            // An unverified account past its time frees its e-mail and username: once.
+            Err(taken @ (Taken::Username | Taken::Email))
+                if attempts == 1 && ctx.purge_expired_holder(taken, &user).await? => {}
             Err(taken) => {
                 let message = match taken {
                     Taken::CustomerId => "This bank customer already has an account.".to_string(),

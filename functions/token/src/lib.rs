@@ -19,7 +19,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     ctx.throttle("token", &shared::model::unique_key(&username), 10, 900)
         .await?;
 
-    let user = ctx.store.user_by_username(&username).await?;
+    let user = ctx
+        .unless_expired(ctx.store.user_by_username(&username).await?)
+        .await?;
     // Verify against a dummy hash for unknown users: the answer takes as long either way.
     let matches = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     match user {

@@ -1,9 +1,11 @@
-//! `PATCH /auth/update/usr/{id}/`: partial profile update for that user or an admin. Role,
-//! approval and verification flags are never writable here; admins alone may send `is_active`.
+//! `PATCH /auth/update/usr/{id}/`: partial profile update for that user, or an admin the role
+//! table (`shared::roles`) lets act on them. Role, approval and verification flags are never
+//! writable here; `is_active` only by an admin acting on someone else.
 //! A new e-mail address takes effect only once its verification link is opened.
 
 use serde_json::{json, Value};
 use shared::http::{body_object, json, path_id, Fields, StatusCode};
+use shared::roles::{allowed, refused, Action};
 use shared::users::{taken_message, user_not_found};
 use shared::validate::{is_username, normalize_phone};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
@@ -81,11 +83,23 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let base_url = ctx.public_base_url(&req)?;
     let caller = ctx.authenticate(&req).await?;
     let id = path_id(&req, "id")?;
-    let admin = caller.user_type.is_admin();
-    if caller.id != id && !admin {
-        return Err(user_not_found());
+    let target = ctx.store.user(id).await?.ok_or_else(user_not_found)?;
+    if !allowed(&caller, Action::Change, &target) {
+        return Err(refused(&caller, Action::Change, &target));
     }
-    let changes = parse(&req, admin)?;
+    let may_suspend = allowed(&caller, Action::Deactivate, &target)
+        || allowed(&caller, Action::Reactivate, &target);
+    let changes = parse(&req, may_suspend)?;
+    match changes.is_active {
+        Some(false) if !allowed(&caller, Action::Deactivate, &target) => {
+            return Err(refused(&caller, Action::Deactivate, &target))
+        }
+        Some(true) if !allowed(&caller, Action::Reactivate, &target) => {
+            return Err(refused(&caller, Action::Reactivate, &target))
+        }
+        Some(false) => ctx.keep_a_fintract_admin(&target).await?,
+        _ => {}
+    }
     let new_email = changes
         .text
         .iter()

@@ -1,6 +1,7 @@
 //! `GET /auth/info/{id}/`: a profile, for that user or an admin; anyone else gets 404.
 
 use shared::http::{json, path_id, StatusCode};
+use shared::roles::{allowed, Action};
 use shared::users::{profile, user_not_found};
 use shared::{ApiResult, Body, Ctx, Request, Response};
 
@@ -10,10 +11,10 @@ shared::route!("user-info", GET, "/auth/info/{id}/", handle, Code);
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let caller = ctx.authenticate(&req).await?;
     let id = path_id(&req, "id")?;
-    if caller.id != id && !caller.user_type.is_admin() {
+    let user = ctx.store.user(id).await?.ok_or_else(user_not_found)?;
+    if !allowed(&caller, Action::Read, &user) {
         return Err(user_not_found());
     }
-    let user = ctx.store.user(id).await?.ok_or_else(user_not_found)?;
     let net_balance = ctx.net_balance(&user).await?;
     let avatar = ctx.avatar_url(&user).await?;
     Ok(json(StatusCode::OK, &profile(&user, avatar, net_balance)))

@@ -28,8 +28,13 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         .store
         .take_verification(&sha256_hex(&token))
         .await?
-        .filter(|v| v.expires_at > shared::now())
+        .filter(|v| v.expires_at > ctx.now())
         .ok_or_else(|| ApiError::bad_request(INVALID_LINK))?;
+    // An account left unverified past its time is gone, even if a link to it survived.
+    let holder = ctx.store.user(link.user_id).await?;
+    if ctx.unless_expired(holder).await?.is_none() {
+        return Err(ApiError::bad_request(INVALID_LINK));
+    }
     ctx.modify_user(link.user_id, |user| {
         if user.email == link.email {
             user.is_verified = true;

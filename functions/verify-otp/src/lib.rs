@@ -30,7 +30,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         .await?;
     if let Err(e) = ctx
         .modify_user(id, |u| {
-            u.last_login = Some(shared::now());
+            u.last_login = Some(ctx.now());
             Ok(())
         })
         .await

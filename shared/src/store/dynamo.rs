@@ -3,7 +3,8 @@
 //! | pk | sk | what |
 //! |---|---|---|
 //! | `USER#<id>` | `PROFILE` | a user |
-//! | `USERNAME#<key>`, `EMAIL#<key>`, `CUSTOMERID#<id>` | `CLAIM` | uniqueness claims, written with the user |
+//! | `USERNAME#<key>`, `EMAIL#<key>` | `CLAIM` | uniqueness claims, written with the user |
+//! | `CUSTOMERID#<id>` | `CLAIM` | binds a bank customer id to the one account approved for it |
 //! | `SEQ` | `USER` | the user id sequence |
 //! | `ACCOUNT#<n>` | `ACCOUNT` / `LOAN#<id>` | an account and its loans: one `Query` |
 //! | `REFRESH#<jti>` | `REFRESH` | a refresh token |
@@ -13,7 +14,8 @@
 //! | `THROTTLE#<key>#<window>` | `THROTTLE` | attempts in one throttling window |
 //!
 //! Index `gsi1`: `CUSTOMER#<id>` → the customer's accounts; `USERTOKENS#<id>` → the user's
-//! refresh tokens and verification links (so deletion can find them).
+//! refresh tokens and verification links (so deletion can find them); `CLAIMANTS#<customer id>`
+//! → the customer accounts claiming that id; `ROLE#<type>` → the staff accounts of a role.
 //!
 //! The counter table: pk `D#<day>`, sk `<hour, 10 digits>#<function>#<shard>`, so the last 24
 //! hours are two `Query`s (today's and yesterday's partitions), whatever the traffic.
@@ -30,7 +32,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::*;
-use crate::model::unique_key;
+use crate::model::{unique_key, UserType};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -200,6 +202,35 @@ async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
     }
 }
 
+/// A user's item: the profile, and in `gsi1` the group it is found in: the claimants of its
+/// customer id (customers), or its role (everyone else; how the last Fintract admin is kept).
+fn user_item(user: &User) -> Result<Item, StoreError> {
+    let mut item = keyed(format!("USER#{}", user.id), "PROFILE", to_item(user)?);
+    let group = match user.user_type {
+        UserType::Customer => format!("CLAIMANTS#{}", user.customer_id),
+        staff => format!("ROLE#{}", staff.as_str()),
+    };
+    item.insert("gsi1pk".into(), s(group));
+    item.insert("gsi1sk".into(), s(format!("USER#{:020}", user.id)));
+    Ok(item)
+}
+
+/// The item that binds a bank customer id to one account (written on approval).
+fn customer_link(user: &User) -> Item {
+    keyed(
+        format!("CUSTOMERID#{}", user.customer_id),
+        "CLAIM",
+        HashMap::from([
+            ("user_id".to_string(), n(user.id)),
+            ("bound".to_string(), AttributeValue::Bool(true)),
+        ]),
+    )
+}
+
+/// A link may be written where there is none, where it is this user's, or over a claim item of
+/// the previous design (written at registration, binding nothing: no `bound`).
+const LINK_FREE: &str = "attribute_not_exists(pk) OR user_id = :id OR attribute_not_exists(bound)";
+
 fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .table_name(table)
@@ -208,6 +239,33 @@ fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, St
         .build()
         .map_err(|e| StoreError::Unavailable(e.to_string()))?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// The conditional write that binds `user`'s customer id to it.
+fn link_put(table: &str, user: &User) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(customer_link(user)))
+        .condition_expression(LINK_FREE)
+        .expression_attribute_values(":id", n(user.id))
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+impl DynamoStore {
+    /// The users of one `gsi1` group, by id.
+    async fn users_in_group(&self, group: String) -> Result<Vec<User>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :user)")
+            .expression_attribute_values(":pk", s(group))
+            .expression_attribute_values(":user", s("USER#"));
+        query_all(query).await?.into_iter().map(from_item).collect()
+    }
 }
 
 #[async_trait]
@@ -236,12 +294,8 @@ impl UserStore for DynamoStore {
         let claim =
             |pk: String| keyed(pk, "CLAIM", HashMap::from([("user_id".to_string(), n(id))]));
         let absent = "attribute_not_exists(pk)";
-        let items = vec![
-            put(
-                &self.table,
-                keyed(format!("USER#{id}"), "PROFILE", to_item(&user)?),
-                absent,
-            )?,
+        let mut items = vec![
+            put(&self.table, user_item(&user)?, absent)?,
             put(
                 &self.table,
                 claim(format!("USERNAME#{}", unique_key(&user.username))),
@@ -252,12 +306,10 @@ impl UserStore for DynamoStore {
                 claim(format!("EMAIL#{}", unique_key(&user.email))),
                 absent,
             )?,
-            put(
-                &self.table,
-                claim(format!("CUSTOMERID#{}", user.customer_id)),
-                absent,
-            )?,
         ];
+        if user.holds_customer_link() {
+            items.push(link_put(&self.table, &user)?);
+        }
         let Some(failed) = self.transact(items).await? else {
             return Ok(Ok(user));
         };
@@ -294,7 +346,19 @@ impl UserStore for DynamoStore {
     }
 
     async fn user_by_customer_id(&self, customer_id: &str) -> Result<Option<User>, StoreError> {
-        self.user_by_claim(format!("CUSTOMERID#{customer_id}"))
+        Ok(self
+            .user_by_claim(format!("CUSTOMERID#{customer_id}"))
+            .await?
+            .filter(|u| u.holds_customer_link() && u.customer_id == customer_id))
+    }
+
+    async fn claimants(&self, customer_id: &str) -> Result<Vec<User>, StoreError> {
+        self.users_in_group(format!("CLAIMANTS#{customer_id}"))
+            .await
+    }
+
+    async fn staff_of_type(&self, user_type: UserType) -> Result<Vec<User>, StoreError> {
+        self.users_in_group(format!("ROLE#{}", user_type.as_str()))
             .await
     }
 
@@ -304,11 +368,7 @@ impl UserStore for DynamoStore {
         let id = next.id;
         let write_user = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(keyed(
-                format!("USER#{id}"),
-                "PROFILE",
-                to_item(&next)?,
-            )))
+            .set_item(Some(user_item(&next)?))
             .condition_expression("#rev = :rev")
             .expression_attribute_names("#rev", "rev")
             .expression_attribute_values(":rev", n(before.rev))
@@ -346,6 +406,28 @@ impl UserStore for DynamoStore {
                 .build()
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             items.push(TransactWriteItem::builder().delete(release).build());
+        }
+        // The customer link follows approval (and the customer id it is for).
+        let (old_link, new_link) = (
+            before.holds_customer_link().then_some(&before.customer_id),
+            next.holds_customer_link().then_some(&next.customer_id),
+        );
+        if old_link != new_link {
+            if let Some(old) = old_link {
+                let release = Delete::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("CUSTOMERID#{old}")))
+                    .key("sk", s("CLAIM"))
+                    .condition_expression("user_id = :id")
+                    .expression_attribute_values(":id", n(id))
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                items.push(TransactWriteItem::builder().delete(release).build());
+            }
+            if new_link.is_some() {
+                moved.push((items.len(), Taken::CustomerId));
+                items.push(link_put(&self.table, &next)?);
+            }
         }
         let Some(failed) = self.transact(items).await? else {
             return Ok(Update::Done);
@@ -386,13 +468,16 @@ impl UserStore for DynamoStore {
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             Ok(TransactWriteItem::builder().delete(d).build())
         };
-        let items = vec![
+        let mut items = vec![
             delete(format!("OTP#{id}"), "OTP")?,
             delete(format!("USERNAME#{}", unique_key(&user.username)), "CLAIM")?,
             delete(format!("EMAIL#{}", unique_key(&user.email)), "CLAIM")?,
-            delete(format!("CUSTOMERID#{}", user.customer_id), "CLAIM")?,
             delete(format!("USER#{id}"), "PROFILE")?,
         ];
+        // A claim that was never approved binds nothing to release.
+        if user.holds_customer_link() {
+            items.push(delete(format!("CUSTOMERID#{}", user.customer_id), "CLAIM")?);
+        }
         match self.transact(items).await? {
             None => Ok(()),
             Some(_) => Err(StoreError::Unavailable("user deletion cancelled".into())),
@@ -492,8 +577,8 @@ impl TokenStore for DynamoStore {
         &self,
         old_jti: &str,
         new: &RefreshRecord,
+        now: i64,
     ) -> Result<Rotation, StoreError> {
-        let now = crate::now();
         let spend = UpdateOp::builder()
             .table_name(&self.table)
             .key("pk", s(format!("REFRESH#{old_jti}")))

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use crate::model::{Account, AccountWithLoans, Loan, NewUser, User};
+use crate::model::{Account, AccountWithLoans, Loan, NewUser, User, UserType};
 
 /// A failure of the backend itself. Expected outcomes (not found, taken) are values, not errors.
 #[derive(Debug, thiserror::Error)]
@@ -46,15 +46,21 @@ impl Taken {
 /// Users and the uniqueness of their username, e-mail and customer id.
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Creates the user with the next id, claiming username, e-mail and customer id in the same
-    /// transaction: either all are written or none.
+    /// Creates the user with the next id, claiming username and e-mail (and, for an approved
+    /// customer, binding its customer id) in the same transaction: either all are written or none.
     async fn create_user(&self, user: NewUser) -> Result<Result<User, Taken>, StoreError>;
     async fn user(&self, id: u64) -> Result<Option<User>, StoreError>;
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// The account the bank customer id is bound to (see [`User::holds_customer_link`]), if any.
     async fn user_by_customer_id(&self, customer_id: &str) -> Result<Option<User>, StoreError>;
+    /// Every customer account that claims `customer_id`, bound or not, by id.
+    async fn claimants(&self, customer_id: &str) -> Result<Vec<User>, StoreError>;
+    /// Every account of a role other than CUSTOMER (how the last active Fintract admin is kept).
+    async fn staff_of_type(&self, user_type: UserType) -> Result<Vec<User>, StoreError>;
     /// Replaces `before` by `after` if nobody wrote the user since `before` was read (same `rev`),
-    /// moving the username and e-mail claims in the same transaction when they change.
+    /// moving the username and e-mail claims, and binding or releasing the customer id as
+    /// [`User::holds_customer_link`] changes, in the same transaction.
     async fn update_user(&self, before: &User, after: &User) -> Result<Update, StoreError>;
     /// Removes the user's tokens, codes and links first, then the user and its claims in one
     /// transaction: a deletion that fails half-way can simply be run again.
@@ -161,11 +167,12 @@ pub trait TokenStore: Send + Sync {
     /// Records a freshly issued refresh token (the first of a new family, at login).
     async fn put_refresh(&self, record: &RefreshRecord) -> Result<(), StoreError>;
     /// Spends `old_jti` and records `new` in one conditional write: of two concurrent rotations of
-    /// one token, exactly one sees `Rotated`.
+    /// one token, exactly one sees `Rotated`. A token expired at `now` is `Unknown`.
     async fn rotate_refresh(
         &self,
         old_jti: &str,
         new: &RefreshRecord,
+        now: i64,
     ) -> Result<Rotation, StoreError>;
 }
 

@@ -16,8 +16,13 @@ CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     username_key TEXT NOT NULL UNIQUE,
     email_key TEXT NOT NULL UNIQUE,
-    customer_id TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL,
     data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_by_customer ON users (customer_id);
+CREATE TABLE IF NOT EXISTS customer_links (
+    customer_id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS accounts (
     account_number TEXT PRIMARY KEY,
@@ -108,8 +113,9 @@ impl SqliteStore {
         Self::init(Connection::open_in_memory().map_err(map_err)?)
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
         conn.execute_batch(SCHEMA).map_err(map_err)?;
+        migrate_customer_claims(&mut conn).map_err(map_err)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -128,6 +134,59 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?
     }
+}
+
+/// Databases made before customer ids became claims had `users.customer_id` UNIQUE, one account
+/// per id from registration on. The table is rebuilt without that (in one transaction), and the
+/// approved customers' ids become their links.
+fn migrate_customer_claims(conn: &mut Connection) -> rusqlite::Result<()> {
+    let users: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !users.contains("customer_id TEXT NOT NULL UNIQUE") {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE users_v2 (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             username_key TEXT NOT NULL UNIQUE,
+             email_key TEXT NOT NULL UNIQUE,
+             customer_id TEXT NOT NULL,
+             data TEXT NOT NULL
+         );
+         INSERT INTO users_v2 (id, username_key, email_key, customer_id, data)
+             SELECT id, username_key, email_key, customer_id, data FROM users;
+         DROP TABLE users;
+         ALTER TABLE users_v2 RENAME TO users;
+         CREATE INDEX IF NOT EXISTS users_by_customer ON users (customer_id);
+         INSERT OR IGNORE INTO customer_links (customer_id, user_id)
+             SELECT customer_id, id FROM users
+             WHERE json_extract(data, '$.user_type') = 'CUSTOMER'
+               AND json_extract(data, '$.admin_approved') = 1;",
+    )?;
+    tx.commit()
+}
+
+/// Whether `customer_id` is bound to an account other than `user_id`.
+fn linked_elsewhere(conn: &Connection, customer_id: &str, user_id: i64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT user_id FROM customer_links WHERE customer_id = ?1",
+        [customer_id],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .map(|holder| holder.is_some_and(|h| h != user_id))
+}
+
+fn users_where(conn: &Connection, condition: &str, value: &str) -> rusqlite::Result<Vec<User>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT data FROM users WHERE {condition} ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([value], |r| r.get::<_, String>(0))?;
+    rows.map(|data| decode_user(data?)).collect()
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
@@ -180,14 +239,20 @@ impl UserStore for SqliteStore {
             if taken("email_key", &unique_key(&new.email))? {
                 return Ok(Err(Taken::Email));
             }
-            if taken("customer_id", &new.customer_id)? {
-                return Ok(Err(Taken::CustomerId));
-            }
             tx.execute(
                 "INSERT INTO users (username_key, email_key, customer_id, data) VALUES (?1, ?2, ?3, '{}')",
                 params![unique_key(&new.username), unique_key(&new.email), new.customer_id],
             )?;
             let user = new.into_user(tx.last_insert_rowid() as u64);
+            if user.holds_customer_link() {
+                if linked_elsewhere(&tx, &user.customer_id, user.id as i64)? {
+                    return Ok(Err(Taken::CustomerId));
+                }
+                tx.execute(
+                    "INSERT INTO customer_links (customer_id, user_id) VALUES (?1, ?2)",
+                    params![user.customer_id, user.id as i64],
+                )?;
+            }
             tx.execute("UPDATE users SET data = ?1 WHERE id = ?2", params![encode_user(&user), user.id])?;
             tx.commit()?;
             Ok(Ok(user))
@@ -212,7 +277,36 @@ impl UserStore for SqliteStore {
 
     async fn user_by_customer_id(&self, customer_id: &str) -> Result<Option<User>, StoreError> {
         let id = customer_id.to_string();
-        self.with(move |c| user_where(c, "customer_id", &id)).await
+        self.with(move |c| {
+            c.query_row(
+                "SELECT u.data FROM customer_links l JOIN users u ON u.id = l.user_id
+                 WHERE l.customer_id = ?1",
+                [id],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(decode_user)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn claimants(&self, customer_id: &str) -> Result<Vec<User>, StoreError> {
+        let id = customer_id.to_string();
+        self.with(move |c| {
+            users_where(
+                c,
+                "customer_id = ?1 AND json_extract(data, '$.user_type') = 'CUSTOMER'",
+                &id,
+            )
+        })
+        .await
+    }
+
+    async fn staff_of_type(&self, user_type: UserType) -> Result<Vec<User>, StoreError> {
+        let t = user_type.as_str().to_string();
+        self.with(move |c| users_where(c, "json_extract(data, '$.user_type') = ?1", &t))
+            .await
     }
 
     async fn update_user(&self, before: &User, after: &User) -> Result<Update, StoreError> {
@@ -240,14 +334,30 @@ impl UserStore for SqliteStore {
             if owner("email_key", &email_key)?.is_some_and(|id| id as u64 != after.id) {
                 return Ok(Update::Taken(Taken::Email));
             }
+            // The customer link follows approval (and the customer id it is for).
+            let id = after.id as i64;
+            if before.holds_customer_link() {
+                tx.execute("DELETE FROM customer_links WHERE user_id = ?1", [id])?;
+            }
+            if after.holds_customer_link() {
+                if linked_elsewhere(&tx, &after.customer_id, id)? {
+                    return Ok(Update::Taken(Taken::CustomerId));
+                }
+                tx.execute(
+                    "INSERT OR REPLACE INTO customer_links (customer_id, user_id) VALUES (?1, ?2)",
+                    params![after.customer_id, id],
+                )?;
+            }
             after.rev = before.rev + 1;
             tx.execute(
-                "UPDATE users SET username_key = ?1, email_key = ?2, data = ?3 WHERE id = ?4",
+                "UPDATE users SET username_key = ?1, email_key = ?2, customer_id = ?3, data = ?4
+                 WHERE id = ?5",
                 params![
                     username_key,
                     email_key,
+                    after.customer_id,
                     encode_user(&after),
-                    after.id as i64
+                    id
                 ],
             )?;
             tx.commit()?;
@@ -260,7 +370,13 @@ impl UserStore for SqliteStore {
         let id = user.id as i64;
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for table in ["refresh_tokens", "otps", "verifications", "users"] {
+            for table in [
+                "refresh_tokens",
+                "otps",
+                "verifications",
+                "customer_links",
+                "users",
+            ] {
                 let column = if table == "users" { "id" } else { "user_id" };
                 tx.execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), [id])?;
             }
@@ -379,6 +495,7 @@ impl TokenStore for SqliteStore {
         &self,
         old_jti: &str,
         new: &RefreshRecord,
+        now: i64,
     ) -> Result<Rotation, StoreError> {
         let (old_jti, new) = (old_jti.to_string(), new.clone());
         self.with(move |c| {
@@ -393,7 +510,7 @@ impl TokenStore for SqliteStore {
             let Some((user_id, family, spent, expires_at)) = old else {
                 return Ok(Rotation::Unknown);
             };
-            if user_id as u64 != new.user_id || family != new.family || expires_at <= crate::now() {
+            if user_id as u64 != new.user_id || family != new.family || expires_at <= now {
                 return Ok(Rotation::Unknown);
             }
             let revoked = tx
@@ -403,7 +520,7 @@ impl TokenStore for SqliteStore {
             if spent || revoked {
                 tx.execute(
                     "INSERT OR IGNORE INTO revoked_families (family, revoked_at) VALUES (?1, ?2)",
-                    params![family, crate::now()],
+                    params![family, now],
                 )?;
                 tx.commit()?;
                 return Ok(Rotation::Reused);
@@ -593,9 +710,10 @@ impl Throttles for SqliteStore {
         let key = key.to_string();
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Windows that ended before this one began are of no more use.
             tx.execute(
                 "DELETE FROM throttles WHERE expires_at < ?1",
-                [crate::now()],
+                [window_start],
             )?;
             let hits: i64 = tx.query_row(
                 "INSERT INTO throttles (key, window_start, hits, expires_at) VALUES (?1, ?2, 1, ?3)
@@ -611,3 +729,83 @@ impl Throttles for SqliteStore {
 }
 
 use crate::model::unique_key;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::NewUser;
+
+    fn user(username: &str, customer_id: &str, approved: bool) -> NewUser {
+        NewUser {
+            username: username.into(),
+            email: format!("{username}@example.com"),
+            name: username.into(),
+            phone: "+256700000001".into(),
+            user_type: UserType::Customer,
+            customer_id: customer_id.into(),
+            gender: None,
+            password_hash: "x".into(),
+            is_verified: true,
+            admin_approved: approved,
+            created_at: 1,
+        }
+    }
+
+    /// A database of the previous design (`customer_id` UNIQUE from registration on) opens with
+    /// its users kept, the approved customer's id bound, and ids continuing where they were.
+    #[tokio::test]
+    async fn a_database_of_the_previous_design_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE users (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     username_key TEXT NOT NULL UNIQUE,
+                     email_key TEXT NOT NULL UNIQUE,
+                     customer_id TEXT NOT NULL UNIQUE,
+                     data TEXT NOT NULL
+                 );",
+            )
+            .unwrap();
+            for (i, new) in [user("bound", "C1", true), user("pending", "C2", false)]
+                .into_iter()
+                .enumerate()
+            {
+                let u = new.into_user(i as u64 + 1);
+                old.execute(
+                    "INSERT INTO users (id, username_key, email_key, customer_id, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        u.id as i64,
+                        u.username,
+                        u.email,
+                        u.customer_id,
+                        encode_user(&u)
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path, Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            store.user_by_customer_id("C1").await.unwrap().unwrap().id,
+            1
+        );
+        assert!(store.user_by_customer_id("C2").await.unwrap().is_none());
+        // A second claim of the pending id is now allowed; the bound id stays one account's.
+        let second = store
+            .create_user(user("second", "C2", false))
+            .await
+            .unwrap();
+        assert_eq!(second.unwrap().id, 3);
+        assert_eq!(store.claimants("C2").await.unwrap().len(), 2);
+        let squat = store.create_user(user("squat", "C1", true)).await.unwrap();
+        assert_eq!(squat.unwrap_err(), Taken::CustomerId);
+        // Opening again changes nothing.
+        drop(store);
+        let again = SqliteStore::open(&path, Duration::from_secs(1)).unwrap();
+        assert_eq!(again.claimants("C2").await.unwrap().len(), 2);
+    }
+}

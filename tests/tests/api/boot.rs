@@ -188,6 +188,7 @@ boots! {
     login: "login" => 200, |b| b["data"]["id"] == 3;
     verify_otp: "verify-otp" => 401, |b| b["error"] == "Invalid or expired code.";
     admin_approval: "admin-approval" => 200, |b| b["msg"] == "User admin approved";
+    customer_claims: "customer-claims" => 200, |b| b["customer_id"] == "C006" && b["claimants"][0]["name"] == "Grace Akello";
     user_info: "user-info" => 200, |b| b["customer-id"] == "C003" && b["net_balance"] == 1_250_000;
     update_user: "update-user" => 200, |b| b["message"] == "Updated Successfully";
     update_username: "update-username" => 200, |b| b["msg"] == "Account Successfully Updated";

@@ -4,6 +4,7 @@
 mod assurance;
 mod boot;
 mod browser;
+mod claims;
 mod concurrency;
 mod contract;
 mod counting;
@@ -15,6 +16,7 @@ mod login;
 mod profile;
 mod refresh;
 mod register;
+mod roles;
 mod store_contract;
 mod template;
 mod token;

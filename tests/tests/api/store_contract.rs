@@ -3,7 +3,7 @@
 
 use acceptance::{on_both_backends, TestApp};
 use shared::model::{Account, Loan, NewUser, UserType};
-use shared::store::{RefreshRecord, Rotation, StatusClass, Taken, Tally};
+use shared::store::{RefreshRecord, Rotation, StatusClass, Taken, Tally, Update};
 
 fn new_user(username: &str, email: &str, customer_id: &str) -> NewUser {
     NewUser {
@@ -53,13 +53,22 @@ async fn users_get_increasing_ids_and_are_found_by_each_key(app: TestApp) {
         .is_none());
 }
 
+/// An approved customer: the account its customer id is bound to.
+fn bound_customer(username: &str, email: &str, customer_id: &str) -> NewUser {
+    NewUser {
+        user_type: UserType::Customer,
+        admin_approved: true,
+        ..new_user(username, email, customer_id)
+    }
+}
+
 async fn a_taken_value_is_named_and_nothing_is_half_written(app: TestApp) {
     let s = &app.ctx.store;
-    s.create_user(new_user("alice", "alice@example.com", "1001"))
+    s.create_user(bound_customer("alice", "alice@example.com", "1001"))
         .await
         .unwrap()
         .unwrap();
-    let taken = |u, e, c| s.create_user(new_user(u, e, c));
+    let taken = |u, e, c| s.create_user(bound_customer(u, e, c));
     assert_eq!(
         taken("ALICE", "other@example.com", "2001").await.unwrap(),
         Err(Taken::Username)
@@ -75,6 +84,76 @@ async fn a_taken_value_is_named_and_nothing_is_half_written(app: TestApp) {
     // None of the refused attempts left a claim behind: the same values are free together.
     let ok = taken("other", "other@example.com", "2001").await.unwrap();
     assert!(ok.is_ok(), "{ok:?}");
+}
+
+/// A customer id is a claim until approval: any number of accounts may claim one, the store
+/// finds them all, and approval binds it to one account only.
+async fn customer_ids_are_claims_until_one_account_is_bound(app: TestApp) {
+    let s = &app.ctx.store;
+    let claim = |u: &str| NewUser {
+        user_type: UserType::Customer,
+        ..new_user(u, &format!("{u}@example.com"), "C777")
+    };
+    let first = s.create_user(claim("first")).await.unwrap().unwrap();
+    let second = s.create_user(claim("second")).await.unwrap().unwrap();
+    assert!(
+        s.user_by_customer_id("C777").await.unwrap().is_none(),
+        "nothing bound yet"
+    );
+    let ids: Vec<u64> = s
+        .claimants("C777")
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(ids, [first.id, second.id]);
+
+    let approve = |u: &shared::model::User| shared::model::User {
+        admin_approved: true,
+        ..u.clone()
+    };
+    assert_eq!(
+        s.update_user(&first, &approve(&first)).await.unwrap(),
+        Update::Done
+    );
+    assert_eq!(
+        s.update_user(&second, &approve(&second)).await.unwrap(),
+        Update::Taken(Taken::CustomerId),
+        "a second account bound to the same customer"
+    );
+    let bound = s.user_by_customer_id("C777").await.unwrap().unwrap();
+    assert_eq!(bound.id, first.id);
+    // The second claim moves away; deleting it releases nothing of the first's.
+    let second = s.user(second.id).await.unwrap().unwrap();
+    let moved = shared::model::User {
+        customer_id: "C778".into(),
+        ..second.clone()
+    };
+    assert_eq!(s.update_user(&second, &moved).await.unwrap(), Update::Done);
+    assert_eq!(s.claimants("C777").await.unwrap().len(), 1);
+    s.delete_user(&s.user(second.id).await.unwrap().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.user_by_customer_id("C777").await.unwrap().unwrap().id,
+        first.id
+    );
+    // Staff are found by role.
+    let admin = s
+        .create_user(NewUser {
+            user_type: UserType::FintractAdmin,
+            ..new_user("staff", "staff@example.com", "9001")
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let staff = s.staff_of_type(UserType::FintractAdmin).await.unwrap();
+    assert!(staff.iter().any(|u| u.id == admin.id));
+    assert!(
+        s.claimants("9001").await.unwrap().is_empty(),
+        "staff claim no customer"
+    );
 }
 
 async fn concurrent_registrations_of_one_email_have_one_winner(app: TestApp) {
@@ -144,28 +223,34 @@ async fn refresh_rotation_is_conditional_and_detects_reuse(app: TestApp) {
     };
     s.put_refresh(&record("r1", "fam")).await.unwrap();
     assert_eq!(
-        s.rotate_refresh("r1", &record("r2", "fam")).await.unwrap(),
+        s.rotate_refresh("r1", &record("r2", "fam"), shared::now())
+            .await
+            .unwrap(),
         Rotation::Rotated
     );
     assert_eq!(
-        s.rotate_refresh("nope", &record("r9", "fam"))
+        s.rotate_refresh("nope", &record("r9", "fam"), shared::now())
             .await
             .unwrap(),
         Rotation::Unknown
     );
     assert_eq!(
-        s.rotate_refresh("r2", &record("r3", "other-family"))
+        s.rotate_refresh("r2", &record("r3", "other-family"), shared::now())
             .await
             .unwrap(),
         Rotation::Unknown
     );
     // r1 is spent: presenting it again revokes the family, so r2 is dead too.
     assert_eq!(
-        s.rotate_refresh("r1", &record("r4", "fam")).await.unwrap(),
+        s.rotate_refresh("r1", &record("r4", "fam"), shared::now())
+            .await
+            .unwrap(),
         Rotation::Reused
     );
     assert_eq!(
-        s.rotate_refresh("r2", &record("r5", "fam")).await.unwrap(),
+        s.rotate_refresh("r2", &record("r5", "fam"), shared::now())
+            .await
+            .unwrap(),
         Rotation::Reused
     );
     // An expired record cannot be rotated.
@@ -175,7 +260,7 @@ async fn refresh_rotation_is_conditional_and_detects_reuse(app: TestApp) {
     };
     s.put_refresh(&expired).await.unwrap();
     assert_eq!(
-        s.rotate_refresh("old", &record("new", "fam2"))
+        s.rotate_refresh("old", &record("new", "fam2"), shared::now())
             .await
             .unwrap(),
         Rotation::Unknown
@@ -250,6 +335,7 @@ async fn all_time_totals_sum_every_shard_hour_and_day_per_function(app: TestApp)
 on_both_backends!(
     users_get_increasing_ids_and_are_found_by_each_key,
     a_taken_value_is_named_and_nothing_is_half_written,
+    customer_ids_are_claims_until_one_account_is_bound,
     concurrent_registrations_of_one_email_have_one_winner,
     accounts_and_loans_are_read_together_and_puts_are_idempotent,
     refresh_rotation_is_conditional_and_detects_reuse,

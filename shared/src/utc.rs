@@ -1,4 +1,4 @@
-//! UTC calendar times for labels and `metrics.json`, without a date-time dependency.
+//! UTC calendar times for labels, `metrics.json` and API answers, without a date-time dependency.
 
 /// A moment in UTC, to the second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
