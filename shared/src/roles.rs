@@ -106,19 +106,50 @@ impl Ctx {
     /// 409 unless an active FINTRACT_ADMIN other than `leaving` would remain: called before
     /// `leaving` is deactivated or deleted.
     pub async fn keep_a_fintract_admin(&self, leaving: &User) -> ApiResult<()> {
-        if leaving.user_type != UserType::FintractAdmin || !leaving.is_active {
-            return Ok(());
-        }
-        let others = self.store.staff_of_type(UserType::FintractAdmin).await?;
-        if others
-            .iter()
-            .any(|u| u.id != leaving.id && u.is_active && u.is_verified)
-        {
+        if !is_active_fintract_admin(leaving) || self.another_fintract_admin(leaving.id).await? {
             Ok(())
         } else {
             Err(ApiError::conflict(LAST_FINTRACT_ADMIN))
         }
     }
+
+    /// Called once `leaving` is deactivated: if meanwhile the other active admin was deactivated
+    /// too (two admins deactivating each other at once), `leaving` is put back and the answer is
+    /// 409. Of two such requests at least one puts its admin back, so one always remains.
+    pub async fn confirm_a_fintract_admin_remains(&self, leaving: &User) -> ApiResult<()> {
+        if !is_active_fintract_admin(leaving) || self.another_fintract_admin(leaving.id).await? {
+            return Ok(());
+        }
+        self.modify_user(leaving.id, |u| {
+            u.is_active = true;
+            Ok(())
+        })
+        .await?;
+        Err(ApiError::conflict(LAST_FINTRACT_ADMIN))
+    }
+
+    /// Whether an active FINTRACT_ADMIN other than `besides` exists. The role index may lag
+    /// behind a write, so each candidate is read again from the table itself.
+    async fn another_fintract_admin(&self, besides: u64) -> ApiResult<bool> {
+        for candidate in self.store.staff_of_type(UserType::FintractAdmin).await? {
+            if candidate.id == besides {
+                continue;
+            }
+            if self
+                .store
+                .user(candidate.id)
+                .await?
+                .is_some_and(|u| is_active_fintract_admin(&u) && u.is_verified)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+fn is_active_fintract_admin(user: &User) -> bool {
+    user.user_type == UserType::FintractAdmin && user.is_active
 }
 
 #[cfg(test)]

@@ -59,6 +59,11 @@ impl Ctx {
             }
             match self.store.update_user(&before, &after).await? {
                 Update::Done => return Ok(after),
+                Update::Taken(crate::store::Taken::CustomerId) => {
+                    return Err(ApiError::conflict(
+                        "This customer id is already bound to another account.",
+                    ))
+                }
                 Update::Taken(t) => {
                     let mut fields = std::collections::BTreeMap::new();
                     fields.insert(t.field().to_string(), taken_message(t.field()));
@@ -119,16 +124,41 @@ impl Ctx {
             && user.created_at + self.config.unverified_ttl.as_secs() as i64 <= self.now()
     }
 
-    /// `user`, or `None` (having removed it) when it is an expired unverified account.
+    /// `user`, or `None` (having removed it) when it is an expired unverified account. The
+    /// removal holds only if the account is still as read: one verified meanwhile is kept.
     pub async fn unless_expired(&self, user: Option<User>) -> ApiResult<Option<User>> {
-        match user {
-            Some(u) if self.expired_unverified(&u) => {
-                self.store.delete_user(&u).await?;
-                tracing::info!(user_id = u.id, "expired unverified account removed");
-                Ok(None)
+        let mut current = user;
+        for _ in 0..3 {
+            match current {
+                Some(u) if self.expired_unverified(&u) => {
+                    if self.store.delete_user(&u).await? == Update::Done {
+                        tracing::info!(user_id = u.id, "expired unverified account removed");
+                        return Ok(None);
+                    }
+                    current = self.store.user(u.id).await?;
+                }
+                other => return Ok(other),
             }
-            other => Ok(other),
         }
+        // Still expired after changing under us each time: it counts as gone all the same.
+        Ok(current.filter(|u| !self.expired_unverified(u)))
+    }
+
+    /// Removes account `id` as it is at that moment (a change meanwhile, such as an approval,
+    /// is read again, so that everything it holds goes with it); an account already gone is
+    /// no error.
+    pub async fn delete_account(&self, id: u64) -> ApiResult<()> {
+        for _ in 0..5 {
+            let Some(user) = self.store.user(id).await? else {
+                return Ok(());
+            };
+            if self.store.delete_user(&user).await? == Update::Done {
+                return Ok(());
+            }
+        }
+        Err(ApiError::conflict(
+            "The account changed while deleting it. Please try again.",
+        ))
     }
 
     /// When `new`'s username or e-mail (as `taken` says) is held by an expired unverified

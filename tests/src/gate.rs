@@ -77,8 +77,11 @@ impl UserStore for PairedReads {
     async fn update_user(&self, before: &User, after: &User) -> Result<Update, StoreError> {
         self.inner.update_user(before, after).await
     }
-    async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+    async fn delete_user(&self, user: &User) -> Result<Update, StoreError> {
         self.inner.delete_user(user).await
+    }
+    async fn migrate_users(&self) -> Result<usize, StoreError> {
+        self.inner.migrate_users().await
     }
 }
 

@@ -79,11 +79,20 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         approved_by = caller.id,
         "customer id bound"
     );
-    for other in claimants.iter().filter(|u| u.id != chosen_id) {
+    // Bounded, so that a flood of claims cannot make the approval time out once it is done;
+    // any claim left over binds nothing, and expires or can be approved no more.
+    for other in claimants
+        .iter()
+        .filter(|u| u.id != chosen_id)
+        .take(TURNED_AWAY_AT_MOST)
+    {
         turn_away(ctx, other, &customer_id).await;
     }
     Ok(approved())
 }
+
+/// How many other claims one approval releases and tells.
+const TURNED_AWAY_AT_MOST: usize = 25;
 
 fn approved() -> Response<Body> {
     json(StatusCode::OK, &json!({"msg": "User admin approved"}))
@@ -102,6 +111,10 @@ async fn turn_away(ctx: &Ctx, user: &User, customer_id: &str) {
         .await;
     if let Err(e) = released {
         tracing::error!(user_id = user.id, error = ?e, "claim not released");
+        return;
+    }
+    // An address nobody proved is not written to: it may be a stranger's chosen target.
+    if !user.is_verified {
         return;
     }
     let message = Message {

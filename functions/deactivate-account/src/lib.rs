@@ -23,6 +23,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         Ok(())
     })
     .await?;
+    ctx.confirm_a_fintract_admin_remains(&caller).await?;
     tracing::info!(user_id = caller.id, "account deactivated");
     Ok(json(
         StatusCode::OK,

@@ -148,6 +148,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         Ok(())
     })
     .await?;
+    if changes.is_active == Some(false) {
+        ctx.confirm_a_fintract_admin_remains(&target).await?;
+    }
     if let Some(email) = pending {
         if let Err(e) = ctx.send_verification(&base_url, id, &email).await {
             tracing::error!(user_id = id, error = ?e, "verification e-mail for the new address not sent");

@@ -24,6 +24,7 @@ use shared::Ctx;
 const USAGE: &str = "usage: fintract-admin create-admin --username NAME --email ADDRESS [--name NAME] [--phone PHONE]
        fintract-admin create-tables
        fintract-admin import FILE.json|FILE.csv
+       fintract-admin migrate
        fintract-admin seed-demo
        fintract-admin demo-token USERNAME [access|refresh]";
 
@@ -41,6 +42,7 @@ async fn main() -> ExitCode {
         Some("create-admin") => run_create_admin(&args).await,
         Some("create-tables") => run_create_tables().await,
         Some("import") => run_import(&args).await,
+        Some("migrate") => run_migrate().await,
         Some("seed-demo") => run_seed_demo().await,
         Some("demo-token") => run_demo_token(&args).await,
         _ => Err(USAGE.to_string()),
@@ -88,6 +90,14 @@ async fn run_create_admin(args: &[String]) -> Result<String, String> {
         "created FINTRACT_ADMIN {} with id {}",
         user.username, user.id
     ))
+}
+
+/// After an upgrade: user items of an earlier layout get the index entries the current code
+/// reads (claimants, staff by role), and customer-id claims of the earlier design are settled.
+async fn run_migrate() -> Result<String, String> {
+    let ctx = Ctx::from_env().await.map_err(|e| e.to_string())?;
+    let n = ctx.store.migrate_users().await.map_err(|e| e.to_string())?;
+    Ok(format!("migrated {n} items"))
 }
 
 async fn run_create_tables() -> Result<String, String> {

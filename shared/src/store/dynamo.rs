@@ -227,9 +227,9 @@ fn customer_link(user: &User) -> Item {
     )
 }
 
-/// A link may be written where there is none, where it is this user's, or over a claim item of
-/// the previous design (written at registration, binding nothing: no `bound`).
-const LINK_FREE: &str = "attribute_not_exists(pk) OR user_id = :id OR attribute_not_exists(bound)";
+/// A link may be written where there is none or where it is this user's. (Claim items of the
+/// previous layout, written at registration, are settled by `migrate_users`.)
+const LINK_FREE: &str = "attribute_not_exists(pk) OR user_id = :id";
 
 fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
@@ -254,6 +254,65 @@ fn link_put(table: &str, user: &User) -> Result<TransactWriteItem, StoreError> {
 }
 
 impl DynamoStore {
+    /// Writes a user item of the previous layout again with its `gsi1` group, as it was read.
+    async fn reindex(&self, user: User) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(user_item(&user)?))
+            .condition_expression("#rev = :rev")
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_values(":rev", n(user.rev))
+            .send()
+            .await;
+        match result {
+            // Written meanwhile: by the current code, with its group.
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+            other => other.map(|_| ()).map_err(|e| sdk_err("PutItem", e)),
+        }
+    }
+
+    /// A customer-id claim of the previous layout, written at registration for every account:
+    /// it stays (marked bound) only where it is an approved customer's link, else it goes.
+    async fn settle_old_claim(&self, claim: Item) -> Result<(), StoreError> {
+        let pk = string(&claim, "pk")?;
+        let holder = self.user(number(&claim, "user_id")? as u64).await?;
+        let binds = holder.is_some_and(|u| {
+            u.holds_customer_link() && pk == format!("CUSTOMERID#{}", u.customer_id)
+        });
+        if binds {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s("CLAIM"))
+                .update_expression("SET bound = :yes")
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .send()
+                .await
+                .map_err(|e| sdk_err("UpdateItem", e))?;
+        } else {
+            let deleted = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s("CLAIM"))
+                .condition_expression("attribute_not_exists(bound)")
+                .send()
+                .await;
+            match deleted {
+                // Bound meanwhile by the current code: it stays.
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
+                other => {
+                    other.map_err(|e| sdk_err("DeleteItem", e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The users of one `gsi1` group, by id.
     async fn users_in_group(&self, group: String) -> Result<Vec<User>, StoreError> {
         let query = self
@@ -439,7 +498,7 @@ impl UserStore for DynamoStore {
             .unwrap_or(Update::Stale))
     }
 
-    async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+    async fn delete_user(&self, user: &User) -> Result<Update, StoreError> {
         let id = user.id;
         // Tokens and links first: if this fails half-way, the user is still there to retry with.
         let owned = self
@@ -459,28 +518,78 @@ impl UserStore for DynamoStore {
                 .await
                 .map_err(|e| sdk_err("DeleteItem", e))?;
         }
-        let delete = |pk: String, sk: &str| -> Result<TransactWriteItem, StoreError> {
-            let d = Delete::builder()
+        let built = |d: aws_sdk_dynamodb::types::builders::DeleteBuilder| {
+            d.build()
+                .map(|d| TransactWriteItem::builder().delete(d).build())
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let at = |pk: String, sk: &str| {
+            Delete::builder()
                 .table_name(&self.table)
                 .key("pk", s(pk))
                 .key("sk", s(sk))
-                .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            Ok(TransactWriteItem::builder().delete(d).build())
+        };
+        // A claim only while it is still this user's (another account may hold it by now).
+        let ours = |pk: String| {
+            built(
+                at(pk, "CLAIM")
+                    .condition_expression("attribute_not_exists(pk) OR user_id = :id")
+                    .expression_attribute_values(":id", n(id)),
+            )
         };
         let mut items = vec![
-            delete(format!("OTP#{id}"), "OTP")?,
-            delete(format!("USERNAME#{}", unique_key(&user.username)), "CLAIM")?,
-            delete(format!("EMAIL#{}", unique_key(&user.email)), "CLAIM")?,
-            delete(format!("USER#{id}"), "PROFILE")?,
+            built(at(format!("OTP#{id}"), "OTP"))?,
+            ours(format!("USERNAME#{}", unique_key(&user.username)))?,
+            ours(format!("EMAIL#{}", unique_key(&user.email)))?,
+            // Only as it was read: an approval or a verification meanwhile makes this Stale.
+            built(
+                at(format!("USER#{id}"), "PROFILE")
+                    .condition_expression("#rev = :rev")
+                    .expression_attribute_names("#rev", "rev")
+                    .expression_attribute_values(":rev", n(user.rev)),
+            )?,
         ];
         // A claim that was never approved binds nothing to release.
         if user.holds_customer_link() {
-            items.push(delete(format!("CUSTOMERID#{}", user.customer_id), "CLAIM")?);
+            items.push(ours(format!("CUSTOMERID#{}", user.customer_id))?);
         }
-        match self.transact(items).await? {
-            None => Ok(()),
-            Some(_) => Err(StoreError::Unavailable("user deletion cancelled".into())),
+        Ok(match self.transact(items).await? {
+            None => Update::Done,
+            Some(_) => Update::Stale,
+        })
+    }
+
+    async fn migrate_users(&self) -> Result<usize, StoreError> {
+        let mut rewritten = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("sk = :profile OR (sk = :claim AND begins_with(pk, :link))")
+                .expression_attribute_values(":profile", s("PROFILE"))
+                .expression_attribute_values(":claim", s("CLAIM"))
+                .expression_attribute_values(":link", s("CUSTOMERID#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_err("Scan", e))?;
+            for item in page.items.unwrap_or_default() {
+                if string(&item, "sk")? == "PROFILE" {
+                    if !item.contains_key("gsi1pk") {
+                        self.reindex(from_item(item)?).await?;
+                        rewritten += 1;
+                    }
+                } else if !item.contains_key("bound") {
+                    self.settle_old_claim(item).await?;
+                    rewritten += 1;
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(rewritten);
+            }
         }
     }
 }

@@ -63,8 +63,13 @@ pub trait UserStore: Send + Sync {
     /// [`User::holds_customer_link`] changes, in the same transaction.
     async fn update_user(&self, before: &User, after: &User) -> Result<Update, StoreError>;
     /// Removes the user's tokens, codes and links first, then the user and its claims in one
-    /// transaction: a deletion that fails half-way can simply be run again.
-    async fn delete_user(&self, user: &User) -> Result<(), StoreError>;
+    /// transaction, provided the user is still as `user` was read (same `rev`): `Stale` when it
+    /// changed or is gone, so that nobody deletes on a stale decision (an account approved or
+    /// verified meanwhile). A deletion that fails half-way can simply be run again.
+    async fn delete_user(&self, user: &User) -> Result<Update, StoreError>;
+    /// Brings user items written before the current layout up to it (the operator's
+    /// `fintract-admin migrate`); returns how many it rewrote. SQLite migrates on open.
+    async fn migrate_users(&self) -> Result<usize, StoreError>;
 }
 
 /// What became of `update_user`.

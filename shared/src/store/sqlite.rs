@@ -149,6 +149,15 @@ fn migrate_customer_claims(conn: &mut Connection) -> rusqlite::Result<()> {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Dropping the table drops its AUTOINCREMENT high-water mark: without it the id of the last
+    // deleted user would be given again, and that user's unexpired tokens would name the new one.
+    let high: Option<i64> = tx
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'users'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
     tx.execute_batch(
         "CREATE TABLE users_v2 (
              id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -167,6 +176,17 @@ fn migrate_customer_claims(conn: &mut Connection) -> rusqlite::Result<()> {
              WHERE json_extract(data, '$.user_type') = 'CUSTOMER'
                AND json_extract(data, '$.admin_approved') = 1;",
     )?;
+    if let Some(high) = high {
+        tx.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'users'",
+            [high],
+        )?;
+        tx.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT 'users', ?1
+             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'users')",
+            [high],
+        )?;
+    }
     tx.commit()
 }
 
@@ -366,10 +386,13 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
-        let id = user.id as i64;
+    async fn delete_user(&self, user: &User) -> Result<Update, StoreError> {
+        let (id, rev) = (user.id as i64, user.rev);
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if !user_where(&tx, "id", &id)?.is_some_and(|current| current.rev == rev) {
+                return Ok(Update::Stale);
+            }
             for table in [
                 "refresh_tokens",
                 "otps",
@@ -380,9 +403,15 @@ impl UserStore for SqliteStore {
                 let column = if table == "users" { "id" } else { "user_id" };
                 tx.execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), [id])?;
             }
-            tx.commit()
+            tx.commit()?;
+            Ok(Update::Done)
         })
         .await
+    }
+
+    async fn migrate_users(&self) -> Result<usize, StoreError> {
+        // Done when the file is opened (`migrate_customer_claims`).
+        Ok(0)
     }
 }
 
@@ -769,6 +798,9 @@ mod tests {
                  );",
             )
             .unwrap();
+            // User 3 existed and was deleted: its id must not be given again.
+            old.execute_batch("INSERT INTO sqlite_sequence (name, seq) VALUES ('users', 3)")
+                .unwrap();
             for (i, new) in [user("bound", "C1", true), user("pending", "C2", false)]
                 .into_iter()
                 .enumerate()
@@ -799,7 +831,11 @@ mod tests {
             .create_user(user("second", "C2", false))
             .await
             .unwrap();
-        assert_eq!(second.unwrap().id, 3);
+        assert_eq!(
+            second.unwrap().id,
+            4,
+            "the deleted user's id 3 is not given again"
+        );
         assert_eq!(store.claimants("C2").await.unwrap().len(), 2);
         let squat = store.create_user(user("squat", "C1", true)).await.unwrap();
         assert_eq!(squat.unwrap_err(), Taken::CustomerId);

@@ -139,6 +139,16 @@ async fn customer_ids_are_claims_until_one_account_is_bound(app: TestApp) {
         s.user_by_customer_id("C777").await.unwrap().unwrap().id,
         first.id
     );
+    // A deletion decided on a stale read deletes nothing (the account was approved meanwhile).
+    let third = NewUser {
+        customer_id: "C779".into(),
+        ..claim("third")
+    };
+    let third = s.create_user(third).await.unwrap().unwrap();
+    let read = s.user(third.id).await.unwrap().unwrap();
+    s.update_user(&read, &approve(&read)).await.unwrap();
+    assert_eq!(s.delete_user(&read).await.unwrap(), Update::Stale);
+    assert!(s.user(third.id).await.unwrap().is_some());
     // Staff are found by role.
     let admin = s
         .create_user(NewUser {
@@ -342,6 +352,115 @@ on_both_backends!(
     concurrent_counter_adds_are_never_lost,
     all_time_totals_sum_every_shard_hour_and_day_per_function,
 );
+
+/// Tables written by the previous layout (user items without their index group, customer-id
+/// claims written at registration for everyone) are brought up to date by `migrate_users`.
+mod previous_layout {
+    mod aws {
+        use acceptance::{Backend, TestApp};
+        use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+        use shared::model::{NewUser, UserType};
+        use shared::store::{Taken, Update};
+
+        fn user(username: &str, user_type: UserType, customer_id: &str, approved: bool) -> NewUser {
+            NewUser {
+                user_type,
+                admin_approved: approved,
+                ..super::super::new_user(username, &format!("{username}@example.com"), customer_id)
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn migrate_users_indexes_old_items_and_settles_old_claims() {
+            let app = TestApp::spawn_empty(Backend::Aws).await;
+            let s = &app.ctx.store;
+            let (main, _) = app.tables.clone().unwrap();
+            let db = aws_sdk_dynamodb::Client::new(&acceptance::admin_sdk(Backend::Aws).await);
+            let bound = s
+                .create_user(user("bound", UserType::Customer, "C100", true))
+                .await
+                .unwrap()
+                .unwrap();
+            let pending = s
+                .create_user(user("pending", UserType::Customer, "C200", false))
+                .await
+                .unwrap()
+                .unwrap();
+            let admin = s
+                .create_user(user("admin", UserType::FintractAdmin, "9100", false))
+                .await
+                .unwrap()
+                .unwrap();
+            // Back to the previous layout.
+            let strip = |pk: String, what: &'static str| {
+                db.update_item()
+                    .table_name(&main)
+                    .key("pk", S(pk))
+                    .key(
+                        "sk",
+                        S(if what == "bound" { "CLAIM" } else { "PROFILE" }.into()),
+                    )
+                    .update_expression(if what == "bound" {
+                        "REMOVE bound"
+                    } else {
+                        "REMOVE gsi1pk, gsi1sk"
+                    })
+                    .send()
+            };
+            for id in [bound.id, pending.id, admin.id] {
+                strip(format!("USER#{id}"), "index").await.unwrap();
+            }
+            strip("CUSTOMERID#C100".into(), "bound").await.unwrap();
+            db.put_item()
+                .table_name(&main)
+                .item("pk", S("CUSTOMERID#C200".into()))
+                .item("sk", S("CLAIM".into()))
+                .item("user_id", N(pending.id.to_string()))
+                .send()
+                .await
+                .unwrap();
+            assert!(s.claimants("C200").await.unwrap().is_empty());
+            assert!(s
+                .staff_of_type(UserType::FintractAdmin)
+                .await
+                .unwrap()
+                .is_empty());
+
+            assert_eq!(s.migrate_users().await.unwrap(), 5);
+            assert_eq!(s.migrate_users().await.unwrap(), 0, "once is enough");
+            assert_eq!(s.claimants("C200").await.unwrap()[0].id, pending.id);
+            assert_eq!(
+                s.staff_of_type(UserType::FintractAdmin).await.unwrap()[0].id,
+                admin.id
+            );
+            assert_eq!(
+                s.user_by_customer_id("C100").await.unwrap().unwrap().id,
+                bound.id
+            );
+            // The old claim bound nothing and is gone: the pending claim can now be approved.
+            let read = s.user(pending.id).await.unwrap().unwrap();
+            let approved = shared::model::User {
+                admin_approved: true,
+                ..read.clone()
+            };
+            assert_eq!(s.update_user(&read, &approved).await.unwrap(), Update::Done);
+            // The settled link still binds its customer id to its one account.
+            let rival = s
+                .create_user(user("rival", UserType::Customer, "C100", false))
+                .await
+                .unwrap()
+                .unwrap();
+            let approved = shared::model::User {
+                admin_approved: true,
+                ..rival.clone()
+            };
+            assert_eq!(
+                s.update_user(&rival, &approved).await.unwrap(),
+                Update::Taken(Taken::CustomerId)
+            );
+        }
+    }
+}
 
 /// In AWS the signing key comes from Secrets Manager at cold start.
 mod signing_key {
