@@ -661,6 +661,16 @@ impl TestApp {
             .await
     }
 
+    /// A demo user's stored record, as it is now.
+    pub async fn stored(&self, user: &demo::DemoUser) -> shared::model::User {
+        self.ctx
+            .store
+            .user_by_username(user.username)
+            .await
+            .expect("the store")
+            .unwrap_or_else(|| panic!("no user {}", user.username))
+    }
+
     /// A verified account of `user_type`, put straight into the store (as an operator's import
     /// or the admin command would), with the password `correct horse battery`.
     pub async fn account_of(&self, user_type: shared::model::UserType) -> TestUser {

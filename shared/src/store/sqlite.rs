@@ -390,7 +390,7 @@ impl UserStore for SqliteStore {
         let (id, rev) = (user.id as i64, user.rev);
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if !user_where(&tx, "id", &id)?.is_some_and(|current| current.rev == rev) {
+            if user_where(&tx, "id", &id)?.is_none_or(|current| current.rev != rev) {
                 return Ok(Update::Stale);
             }
             for table in [

@@ -16,14 +16,7 @@ async fn password_token(app: &TestApp, user: &TestUser) -> String {
 
 async fn a_customers_password_alone_reads_changes_and_deletes_nothing(app: TestApp) {
     let james = app.access_token(&demo::JAMES).await;
-    let id = app
-        .ctx
-        .store
-        .user_by_username(demo::JAMES.username)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let id = app.stored(&demo::JAMES).await.id;
     let attempts: [(&str, String, Option<Value>); 3] = [
         ("GET", format!("/auth/info/{id}/"), None),
         (
@@ -95,13 +88,7 @@ async fn a_refresh_keeps_how_the_sign_in_was_earned(app: TestApp) {
 
 /// A token signed with our key but for an audience that is neither API is no token at all.
 async fn a_token_for_another_audience_is_refused_everywhere(app: TestApp) {
-    let james = app
-        .ctx
-        .store
-        .user_by_username(demo::JAMES.username)
-        .await
-        .unwrap()
-        .unwrap();
+    let james = app.stored(&demo::JAMES).await;
     let now = shared::now();
     let foreign =
         shared::jwt::JwtKeys::new(acceptance::TEST_SECRET.to_vec()).sign(&shared::jwt::Claims {

@@ -174,13 +174,7 @@ mod embedded {
             (a.status, a.error()),
             (503, "The sign-in code could not be sent. Please try again.")
         );
-        let james = app
-            .ctx
-            .store
-            .user_by_username(demo::JAMES.username)
-            .await
-            .unwrap()
-            .unwrap();
+        let james = app.stored(&demo::JAMES).await;
         assert!(app.ctx.store.otp(james.id).await.unwrap().is_none());
     }
 

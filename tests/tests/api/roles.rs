@@ -152,13 +152,7 @@ async fn everyone_changes_their_own_profile_but_not_their_role_or_standing(app: 
 /// The numbered attack: a BANK_ADMIN deactivated a FINTRACT_ADMIN and changed admins' details.
 async fn a_bank_admin_cannot_lock_out_or_change_a_fintract_admin(app: TestApp) {
     let teller = app.code_token(&demo::BANK_ADMIN).await;
-    let admin = app
-        .ctx
-        .store
-        .user_by_username(demo::ADMIN.username)
-        .await
-        .unwrap()
-        .unwrap();
+    let admin = app.stored(&demo::ADMIN).await;
     let update = format!("/auth/update/usr/{}/", admin.id);
     for body in [
         json!({"is_active": false}),
@@ -226,6 +220,48 @@ async fn the_last_active_fintract_admin_stays(app: TestApp) {
     assert_eq!(a.status, 409);
 }
 
+/// Two admins deactivating each other at the same moment: both checks pass before either write,
+/// yet afterwards an active FINTRACT_ADMIN remains, every time.
+async fn two_admins_deactivating_each_other_at_once_leave_one_active(app: TestApp) {
+    let demo_admin = app.stored(&demo::ADMIN).await;
+    let other = app.account_of(UserType::FintractAdmin).await;
+    for round in 0..5 {
+        // Fresh sign-ins: a deactivation in the round before revoked the tokens.
+        let first = app.code_token(&demo::ADMIN).await;
+        let second = app.session(&other).await.0;
+        let off = json!({"is_active": false});
+        let path_a = format!("/auth/update/usr/{}/", other.id);
+        let path_b = format!("/auth/update/usr/{}/", demo_admin.id);
+        let (a, b) = tokio::join!(
+            app.call("PATCH", &path_a, Some(&off), Some(&first)),
+            app.call("PATCH", &path_b, Some(&off), Some(&second)),
+        );
+        let active = app
+            .ctx
+            .store
+            .staff_of_type(UserType::FintractAdmin)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.is_active)
+            .count();
+        assert!(active >= 1, "round {round}: {} and {}", a.status, b.status);
+        // Put both back for the next round (through the store: their tokens may be dead).
+        for id in [demo_admin.id, other.id] {
+            let u = app.ctx.store.user(id).await.unwrap().unwrap();
+            let on = shared::model::User {
+                is_active: true,
+                ..u.clone()
+            };
+            app.ctx.store.update_user(&u, &on).await.unwrap();
+        }
+        assert!(
+            a.status != 200 || b.status != 200,
+            "round {round}: both deactivations answered 200"
+        );
+    }
+}
+
 /// Many sign-ins and registrations from one address in one test.
 async fn roomy(backend: acceptance::Backend) -> TestApp {
     TestApp::spawn_seeded_with(backend, |c| c.throttle_multiplier = 50).await
@@ -235,6 +271,11 @@ on_both_backends!(
     a_bank_admin_cannot_lock_out_or_change_a_fintract_admin,
     the_last_active_fintract_admin_stays,
 );
+
+mod race {
+    use super::*;
+    on_both_backends!(with roomy; two_admins_deactivating_each_other_at_once_leave_one_active);
+}
 
 mod table {
     use super::*;
