@@ -10,7 +10,7 @@ use crate::notify::{Channel, Message};
 use crate::store::{Update, Verification};
 use crate::Ctx;
 
-/// A random 16-digit customer id (DESIGN.md §4), for an account that claims no bank customer.
+/// A random 16-digit customer id, for an account that claims no bank customer.
 pub fn new_customer_id() -> String {
     use rand::Rng;
     let mut rng = rand::rngs::OsRng;
