@@ -13,7 +13,8 @@ MOTO := MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python
 LOCAL_ENV := BACKEND=embedded DATABASE_PATH=$(CURDIR)/.local/api.db OUTBOX_PATH=$(CURDIR)/.local/outbox.jsonl \
 	BLOB_DIR=$(CURDIR)/.local/blobs JWT_SECRET=$$(cat $(CURDIR)/.local/jwt-secret)
 ADMIN := cargo run --locked -q -p local --bin fintract-admin --
-FUNCTIONS := $(notdir $(wildcard functions/*))
+# One Lambda function per binary in functions/src/bin/, named as in the route registry.
+FUNCTIONS := $(basename $(notdir $(wildcard functions/src/bin/*.rs)))
 
 .PHONY: rehearse rehearse-one chromium bench run test test-embedded test-aws lint lint-template fmt setup setup-lambda build zip watch invoke deploy clean
 

@@ -6,8 +6,8 @@ pub mod admin;
 pub mod demo;
 pub mod docs;
 pub mod import;
-pub mod routes;
 pub mod server;
 
-pub use routes::{match_route, routes};
+pub use functions::routes;
 pub use server::{serve, serve_per_function, spawn};
+pub use shared::route::match_route;

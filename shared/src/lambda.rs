@@ -1,5 +1,5 @@
-//! The wiring every `main.rs` uses: build the context once, then serve one route, or several
-//! routes of one crate dispatched by method and path.
+//! The wiring every function binary uses: build the context once, then serve the function's
+//! routes (one, or several dispatched by method and path).
 
 use std::sync::Arc;
 
@@ -21,28 +21,22 @@ pub fn init_json_logs() {
         .try_init();
 }
 
-/// Runs `route` as a Lambda function until the runtime stops it.
-pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
-    crate::password::return_large_allocations_to_the_system();
-    init_json_logs();
-    let ctx = Arc::new(Ctx::from_env().await?);
-    let route = Arc::new(route);
-    lambda_http::run(service_fn(move |req: Request| {
-        let (ctx, route) = (ctx.clone(), route.clone());
-        async move { Ok::<_, lambda_http::Error>(route.call(&ctx, req).await) }
-    }))
-    .await
-}
-
-/// Runs the routes of a crate that serves several as one Lambda function: each request goes to
-/// the route its method and path match (API Gateway sends the function only its own routes).
-pub async fn run_routes(routes: &'static [Route]) -> Result<(), lambda_http::Error> {
-    crate::password::return_large_allocations_to_the_system();
+/// Runs one function of the registry (its `&[Route]` const) until the runtime stops it. A
+/// function of one route answers every request with it (API Gateway sends it nothing else); one
+/// of several dispatches each request by method and path.
+pub async fn run(routes: &'static [Route]) -> Result<(), lambda_http::Error> {
+    crate::alloc::return_large_allocations_to_the_system();
     init_json_logs();
     let ctx = Arc::new(Ctx::from_env().await?);
     lambda_http::run(service_fn(move |req: Request| {
         let ctx = ctx.clone();
-        async move { Ok::<_, lambda_http::Error>(dispatch(routes, &ctx, req).await) }
+        async move {
+            let response = match routes {
+                [route] => route.call(&ctx, req).await,
+                _ => dispatch(routes, &ctx, req).await,
+            };
+            Ok::<_, lambda_http::Error>(response)
+        }
     }))
     .await
 }
@@ -87,9 +81,12 @@ mod tests {
             &serde_json::json!({"route": "second"}),
         ))
     }
-    crate::route!(FIRST = "pair", GET, "/pair/", first, Public, uncounted);
-    crate::route!(SECOND = "pair", POST, "/pair/{id}/", second, Code);
-    const PAIR: &[Route] = &[FIRST, SECOND];
+    crate::registry! {
+        PAIR = "pair" {
+            GET "/pair/" => first, Public, uncounted;
+            POST "/pair/{id}/" => second, Code;
+        }
+    }
 
     fn ctx(dir: &std::path::Path) -> Arc<Ctx> {
         let config = Config::embedded(dir.join("api.db"), vec![7; 32]);

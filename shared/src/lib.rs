@@ -2,6 +2,7 @@
 //! passwords, domain models, the storage ports with their DynamoDB and SQLite adapters, and the
 //! request counting behind the dashboard.
 
+pub mod alloc;
 pub mod auth;
 pub mod blob;
 pub mod claims;

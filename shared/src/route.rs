@@ -35,19 +35,34 @@ impl Assurance {
     }
 }
 
-/// One route of a function: `function` names its crate, its counters and its template entry.
-#[derive(Clone)]
-pub struct Route {
+/// An endpoint as the registry publishes it: everything about a route but its handler. The
+/// dashboard lists these, so that reading the list does not link every handler into its binary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The Lambda function serving it: its binary, its counters and its template entry.
     pub function: &'static str,
     pub method: http::Method,
     /// The published path with its trailing slash; `{name}` marks a path parameter.
     pub path: &'static str,
-    pub handler: Handler,
     /// What a bearer token presented to it must carry (`Ctx::authenticate` checks it).
     pub assurance: Assurance,
     /// Whether its responses count as API traffic on the dashboard. Every API route is counted;
     /// the dashboard's own pages are not, so that watching the figures does not move them.
     pub counted: bool,
+}
+
+/// One route of a function: its [`Endpoint`] and the handler that serves it.
+#[derive(Clone)]
+pub struct Route {
+    pub endpoint: Endpoint,
+    pub handler: Handler,
+}
+
+impl std::ops::Deref for Route {
+    type Target = Endpoint;
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
 }
 
 impl std::fmt::Debug for Route {
@@ -56,36 +71,70 @@ impl std::fmt::Debug for Route {
     }
 }
 
-/// Declares a route const from a handler `async fn(&Ctx, Request) -> ApiResult<Response<Body>>`
-/// and the [`Assurance`] a bearer token presented to it needs (`Public`, `Password`, `Code`).
+/// The route registry: one table of every function and its routes, from which the Lambda
+/// binaries, the local gateway, the dashboard's endpoint list and the template and OpenAPI
+/// checks all read. Each entry is a function (a const naming its routes, and its name), then
+/// its routes: method, path, handler (`async fn(&Ctx, Request) -> ApiResult<Response<Body>>`),
+/// the [`Assurance`] a bearer token presented to it needs, and `uncounted` for a route whose
+/// responses are not API traffic.
 ///
-/// - `route!("name", POST, "/path/", handle, Code)` declares the crate's counted `ROUTE`;
-/// - `route!(LOGIN = "name", POST, "/path/", handle, Code)` declares a counted route named
-///   `LOGIN`, so a crate can serve several routes;
-/// - `route!(PAGE = "name", GET, "/path/", handle, Public, uncounted)` declares one whose
-///   responses are not counted as API traffic.
+/// ```text
+/// shared::registry! {
+///     /// The DFCU password grant.
+///     TOKEN = "token" {
+///         POST "/token/" => token::handle, Public;
+///     }
+/// }
+/// ```
+///
+/// Declares, beside each function's `&[Route]` const: `ROUTES` (every function's routes, in
+/// order, for the gateway), `ENDPOINTS` (the same without handlers) and `FUNCTIONS` (the names).
 #[macro_export]
-macro_rules! route {
-    ($function:literal, $method:ident, $path:literal, $handle:path, $assurance:ident) => {
-        $crate::route!(ROUTE = $function, $method, $path, $handle, $assurance);
+macro_rules! registry {
+    ($(
+        $(#[$doc:meta])*
+        $konst:ident = $function:literal {
+            $( $method:ident $path:literal => $handle:path, $assurance:ident $(, $uncounted:ident)? ; )+
+        }
+    )+) => {
+        $(
+            $(#[$doc])*
+            pub const $konst: &[$crate::Route] = &[$(
+                $crate::Route {
+                    endpoint: $crate::registry!(@endpoint $function, $method, $path, $assurance $(, $uncounted)?),
+                    handler: |ctx, req| ::std::boxed::Box::pin(async move { $handle(&ctx, req).await }),
+                }
+            ),+];
+        )+
+
+        /// Every function's routes, in registry order.
+        #[allow(dead_code)] // a registry in a test module uses only some of them
+        pub const ROUTES: &[&[$crate::Route]] = &[$($konst),+];
+
+        /// Every route's endpoint, in registry order, without the handlers.
+        #[allow(dead_code)] // a registry in a test module uses only some of them
+        pub const ENDPOINTS: &[$crate::route::Endpoint] = &[$($(
+            $crate::registry!(@endpoint $function, $method, $path, $assurance $(, $uncounted)?)
+        ),+),+];
+
+        /// Every function's name, in registry order: its binary, its event file, its template entry.
+        #[allow(dead_code)] // a registry in a test module uses only some of them
+        pub const FUNCTIONS: &[&str] = &[$($function),+];
     };
-    ($name:ident = $function:literal, $method:ident, $path:literal, $handle:path, $assurance:ident) => {
-        $crate::route!(@declare $name, $function, $method, $path, $handle, $assurance, true);
+    (@endpoint $function:literal, $method:ident, $path:literal, $assurance:ident) => {
+        $crate::registry!(@endpoint $function, $method, $path, $assurance, counted)
     };
-    ($name:ident = $function:literal, $method:ident, $path:literal, $handle:path, $assurance:ident, uncounted) => {
-        $crate::route!(@declare $name, $function, $method, $path, $handle, $assurance, false);
-    };
-    (@declare $name:ident, $function:literal, $method:ident, $path:literal, $handle:path, $assurance:ident, $counted:literal) => {
-        #[doc = concat!("`", stringify!($method), " ", $path, "` in the route table.")]
-        pub const $name: $crate::Route = $crate::Route {
+    (@endpoint $function:literal, $method:ident, $path:literal, $assurance:ident, $counting:ident) => {
+        $crate::route::Endpoint {
             function: $function,
             method: $crate::Method::$method,
             path: $path,
-            handler: |ctx, req| ::std::boxed::Box::pin(async move { $handle(&ctx, req).await }),
             assurance: $crate::route::Assurance::$assurance,
-            counted: $counted,
-        };
+            counted: $crate::registry!(@counted $counting),
+        }
     };
+    (@counted counted) => { true };
+    (@counted uncounted) => { false };
 }
 
 impl Route {
@@ -188,33 +237,56 @@ mod tests {
         Ok(json(StatusCode::OK, &serde_json::json!({})))
     }
 
-    crate::route!("single", POST, "/single/", ok, Password);
-    crate::route!(PAGE = "multi", GET, "/multi/", ok, Public, uncounted);
-    crate::route!(ACTION = "multi", POST, "/multi/{id}/", ok, Code);
+    crate::registry! {
+        SINGLE = "single" {
+            POST "/single/" => ok, Password;
+        }
+        MULTI = "multi" {
+            GET "/multi/" => ok, Public, uncounted;
+            POST "/multi/{id}/" => ok, Code;
+        }
+    }
 
     #[test]
-    fn the_macro_declares_counted_and_uncounted_routes() {
+    fn the_registry_declares_counted_and_uncounted_routes() {
+        let (route, page, action) = (&SINGLE[0], &MULTI[0], &MULTI[1]);
         assert_eq!(
-            (ROUTE.function, ROUTE.path, ROUTE.counted),
+            (route.function, route.path, route.counted),
             ("single", "/single/", true)
         );
         assert_eq!(
-            (PAGE.method.clone(), PAGE.counted),
-            (http::Method::GET, false)
+            (page.function, page.method.clone(), page.counted),
+            ("multi", http::Method::GET, false)
         );
         assert_eq!(
-            (ACTION.method.clone(), ACTION.counted),
+            (action.method.clone(), action.counted),
             (http::Method::POST, true)
         );
         assert_eq!(
-            [ROUTE.assurance, PAGE.assurance, ACTION.assurance],
+            [route.assurance, page.assurance, action.assurance],
             [Assurance::Password, Assurance::Public, Assurance::Code]
         );
     }
 
     #[test]
+    fn the_registry_lists_every_route_endpoint_and_function_in_order() {
+        assert_eq!(FUNCTIONS, ["single", "multi"]);
+        assert_eq!(ROUTES.iter().map(|r| r.len()).collect::<Vec<_>>(), [1, 2]);
+        let listed: Vec<_> = ENDPOINTS.iter().map(|e| (e.function, e.path)).collect();
+        assert_eq!(
+            listed,
+            [
+                ("single", "/single/"),
+                ("multi", "/multi/"),
+                ("multi", "/multi/{id}/")
+            ]
+        );
+        assert_eq!(ENDPOINTS[1], MULTI[0].endpoint);
+    }
+
+    #[test]
     fn a_route_is_found_by_method_and_path_with_or_without_the_slash() {
-        let table = [ROUTE, PAGE, ACTION];
+        let table = [SINGLE[0].clone(), MULTI[0].clone(), MULTI[1].clone()];
         let found = |m: http::Method, p: &str| match_route(&table, &m, p).map(|(r, _)| r.path);
         assert_eq!(found(http::Method::POST, "/single"), Ok("/single/"));
         assert_eq!(found(http::Method::GET, "/multi/"), Ok("/multi/"));

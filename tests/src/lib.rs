@@ -359,7 +359,7 @@ pub async fn function_contexts(
     identities: &iam::Identities,
 ) -> std::collections::HashMap<&'static str, Arc<Ctx>> {
     let mut contexts = std::collections::HashMap::new();
-    for route in local::routes() {
+    for route in functions::routes() {
         let identity = identities
             .functions
             .get(route.function)

@@ -23,7 +23,7 @@ pub fn template_path() -> PathBuf {
 /// Rehearses `template` with the gateway's route table, writing into `dir`.
 pub fn rehearse(template: &Path, dir: &Path) -> Rehearsal {
     std::fs::create_dir_all(dir).expect("the rehearsal's folder");
-    let routes: Vec<serde_json::Value> = local::routes()
+    let routes: Vec<serde_json::Value> = functions::routes()
         .iter()
         .map(|r| serde_json::json!({"function": r.function, "method": r.method.as_str(), "path": r.path}))
         .collect();

@@ -9,7 +9,7 @@ use shared::Ctx;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    shared::password::return_large_allocations_to_the_system();
+    shared::alloc::return_large_allocations_to_the_system();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -117,7 +117,7 @@ async fn a_token_for_another_audience_is_refused_everywhere(app: TestApp) {
 async fn every_route_takes_exactly_the_tokens_its_registry_entry_declares(app: TestApp) {
     let mut checked = 0;
     let everyday = app.new_user("CUSTOMER").await;
-    for route in local::routes() {
+    for route in functions::routes() {
         let user = match route.function {
             "delete-account" | "deactivate-account" => app.new_user("CUSTOMER").await,
             _ => everyday.clone(),
@@ -169,7 +169,7 @@ async fn every_route_takes_exactly_the_tokens_its_registry_entry_declares(app: T
         }
         checked += 1;
     }
-    assert_eq!(checked, local::routes().len());
+    assert_eq!(checked, functions::routes().len());
 }
 
 /// An app whose throttles let one test sign in some twenty times from one address.

@@ -85,7 +85,7 @@ fn visit(b: &mut Chromium, base: &str) -> Result<(), String> {
             && chart["height"].as_f64().unwrap_or(0.0) > 150.0
     })?;
     let endpoints = b.eval("document.querySelectorAll('#endpoints tbody tr').length")?;
-    let api_routes = local::routes().iter().filter(|r| r.counted).count();
+    let api_routes = functions::routes().iter().filter(|r| r.counted).count();
     expect("a row per endpoint", endpoints == api_routes)?;
     expect(
         "nothing loaded but the page itself",

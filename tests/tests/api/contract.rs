@@ -20,7 +20,7 @@ fn the_contract_describes_exactly_the_route_table() {
             (function, method, path)
         })
         .collect();
-    let routed: BTreeSet<_> = local::routes()
+    let routed: BTreeSet<_> = functions::routes()
         .iter()
         .map(|r| {
             (

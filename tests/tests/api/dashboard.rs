@@ -168,7 +168,7 @@ async fn the_figures_are_exactly_the_requests_driven_in_json_and_on_the_page(app
     assert_eq!(endpoint("loans")["last_24_hours"], tally(MIX_LOANS));
     assert_eq!(endpoint("loans")["path"], "/api/accounts/loans/");
     assert_eq!(endpoint("register")["all_time"], tally((0, 0, 0)));
-    let api_routes = local::routes().iter().filter(|r| r.counted).count();
+    let api_routes = functions::routes().iter().filter(|r| r.counted).count();
     assert_eq!(m["endpoints"].as_array().unwrap().len(), api_routes);
     let hourly = m["hourly"].as_array().unwrap();
     assert_eq!(hourly.len(), 24);

@@ -208,7 +208,7 @@ fn every_policy_names_only_the_resources_its_function_uses() {
         .collect();
     assert_eq!(
         readers.len(),
-        local::routes()
+        functions::routes()
             .iter()
             .map(|r| r.function)
             .collect::<BTreeSet<_>>()

@@ -136,7 +136,7 @@ fn the_template_routes_equal_the_gateway_route_table() {
     let (declared, functions) = template_routes();
     let mut wanted = BTreeSet::new();
 
-    for r in local::routes() {
+    for r in functions::routes() {
         let with_slash = r.path.to_string();
         let without = with_slash.trim_end_matches('/').to_string();
         for path in [with_slash, without] {
@@ -147,18 +147,18 @@ fn the_template_routes_equal_the_gateway_route_table() {
         declared, wanted,
         "template.yaml HttpApi events vs the route table"
     );
-    let route_functions: BTreeSet<_> = local::routes()
+    let route_functions: BTreeSet<_> = functions::routes()
         .iter()
         .map(|r| r.function.to_string())
         .collect();
     assert_eq!(
         functions, route_functions,
-        "one template function per function crate"
+        "one template function per function of the registry"
     );
 }
 
 #[test]
-fn every_function_crate_has_one_template_function_one_route_entry_and_one_event() {
+fn every_function_of_the_registry_has_one_binary_one_template_function_and_one_event() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let names = |dir: &str, suffix: &str| -> BTreeSet<String> {
         std::fs::read_dir(root.join(dir))
@@ -168,11 +168,21 @@ fn every_function_crate_has_one_template_function_one_route_entry_and_one_event(
             .filter_map(|n| n.strip_suffix(suffix).map(String::from))
             .collect()
     };
-    let crates = names("functions", "");
+    let registry: BTreeSet<String> = functions::FUNCTIONS.iter().map(|f| f.to_string()).collect();
+    assert_eq!(
+        registry.len(),
+        functions::FUNCTIONS.len(),
+        "a function named twice"
+    );
+    let binaries_built = names("functions/src/bin", ".rs");
+    assert_eq!(
+        binaries_built, registry,
+        "functions/src/bin/<function>.rs for each function of the registry"
+    );
     let events = names("events", ".json");
     assert_eq!(
-        events, crates,
-        "events/<function>.json for each crate under functions/"
+        events, registry,
+        "events/<function>.json for each function of the registry"
     );
     let t = template();
     let mut binaries = Vec::new();
@@ -193,14 +203,17 @@ fn every_function_crate_has_one_template_function_one_route_entry_and_one_event(
     binaries.sort();
     assert_eq!(
         binaries,
-        crates.iter().cloned().collect::<Vec<_>>(),
-        "one template function per crate"
+        registry.iter().cloned().collect::<Vec<_>>(),
+        "one template function per function of the registry"
     );
-    let routed: BTreeSet<_> = local::routes()
+    let routed: BTreeSet<_> = functions::routes()
         .iter()
         .map(|r| r.function.to_string())
         .collect();
-    assert_eq!(routed, crates, "one route-table entry per crate");
+    assert_eq!(
+        routed, registry,
+        "every function of the registry has a route"
+    );
 }
 
 /// API Gateway matches route keys exactly: a stricter limit on `POST /token/` leaves `POST /token`

@@ -1,0 +1,358 @@
+//! The API performance dashboard of the DFCU document, at `/api` (DESIGN.md §7).
+//!
+//! - `GET /api/`: the login page without a session; with one, the four figures (all-time and the
+//!   last 24 hours), a chart of requests per hour and a table per endpoint.
+//! - `POST /api/login/`: a username and password (form) of a BANK_ADMIN or FINTRACT_ADMIN account
+//!   start a session cookie; anyone else is refused on the page. Throttled per account and source.
+//! - `POST /api/logout/`: ends the session.
+//! - `GET /api/metrics.json`: the same figures for scripts, for a session or an admin's bearer.
+//!
+//! None of these is counted as API traffic, so watching the figures does not move them.
+
+mod chart;
+mod html;
+pub mod session;
+
+use serde_json::{json, Value};
+use shared::http::{base_path, json, StatusCode};
+use shared::metrics::Report;
+use shared::model::{unique_key, User};
+use shared::password::{self, MAX_PASSWORD_CHARS};
+use shared::store::Tally;
+use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
+
+use html::Notice;
+use session::{Session, SessionKey};
+
+/// The throttling scope of dashboard sign-ins, and its limits (per source and per account, each
+/// in a window of 15 minutes), as for `POST /token/`.
+const THROTTLE_SCOPE: &str = "dashboard-login";
+const PER_SOURCE: u64 = 50;
+const PER_ACCOUNT: u64 = 10;
+const WINDOW_SECS: i64 = 900;
+
+/// What the login page says to each refusal.
+pub const INVALID_CREDENTIALS: &str = "Invalid username or password.";
+pub const NOT_AN_OPERATOR: &str =
+    "This account cannot sign in to the dashboard: it is for bank and Fintract administrators only.";
+pub const MISSING_FIELDS: &str = "Enter your username and password.";
+pub const CROSS_SITE: &str = "This form can only be sent from the dashboard's own page.";
+pub const SESSION_ENDED: &str = "Your session has ended. Please sign in again.";
+pub const SIGNED_OUT: &str = "You have signed out.";
+
+/// Where a request's session stands.
+enum Signed {
+    /// No session cookie.
+    Out,
+    /// A cookie that no longer opens a session: expired, forged, or its user may no longer sign in.
+    Ended,
+    In(Box<User>),
+}
+
+/// The operator behind the request's session cookie. Re-reads the user every time, so a
+/// deactivated account, a changed role or a bumped token version ends the session at once.
+async fn signed(ctx: &Ctx, req: &Request) -> ApiResult<Signed> {
+    let values = session::cookie_values(req);
+    if values.is_empty() {
+        return Ok(Signed::Out);
+    }
+    let key = session_key(ctx)?;
+    let now = ctx.now();
+    let Some(s) = values.iter().find_map(|v| key.open(v, now)) else {
+        return Ok(Signed::Ended);
+    };
+    match ctx.store.user(s.user_id).await? {
+        Some(user) if user.token_version == s.token_version && may_operate(&user) => {
+            Ok(Signed::In(Box::new(user)))
+        }
+        _ => Ok(Signed::Ended),
+    }
+}
+
+fn session_key(ctx: &Ctx) -> ApiResult<SessionKey> {
+    SessionKey::of(ctx).ok_or_else(|| ApiError::internal("no signing secret configured"))
+}
+
+/// Bank and Fintract admins whose account may hold tokens (active, verified).
+fn may_operate(user: &User) -> bool {
+    user.user_type.is_admin() && user.may_hold_tokens()
+}
+
+/// A page for an unexpected failure: logged with its cause, shown as the fixed message.
+fn or_error_page(result: ApiResult<Response<Body>>, base: &str) -> Response<Body> {
+    match result {
+        Ok(response) => response,
+        Err(e) => {
+            if e.status.is_server_error() {
+                tracing::error!(function = "dashboard", error = ?e, "dashboard page failed");
+            }
+            let message = if e.status.is_server_error() {
+                shared::error::INTERNAL_MESSAGE
+            } else {
+                e.message.as_str()
+            };
+            html::response(e.status, html::error(base, message))
+        }
+    }
+}
+
+fn with_header(
+    mut response: Response<Body>,
+    name: http::HeaderName,
+    value: &str,
+) -> Response<Body> {
+    if let Ok(v) = http::HeaderValue::from_str(value) {
+        response.headers_mut().append(name, v);
+    }
+    response
+}
+
+/// `303 See Other` to `location`, so a reload never re-sends a form.
+fn see_other(location: &str, cookie: &str) -> Response<Body> {
+    let mut r = Response::new(Body::Empty);
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    let r = with_header(r, http::header::LOCATION, location);
+    let r = with_header(r, http::header::SET_COOKIE, cookie);
+    with_header(r, http::header::CACHE_CONTROL, "no-store")
+}
+
+fn login_page(
+    status: StatusCode,
+    base: &str,
+    notice: Option<Notice<'_>>,
+    username: &str,
+) -> Response<Body> {
+    html::response(status, html::login(base, notice, username))
+}
+
+/// `GET /api/`: the dashboard for an operator, else the login page.
+#[tracing::instrument(skip_all)]
+pub async fn page(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let base = base_path(&req);
+    let result = async {
+        match signed(ctx, &req).await? {
+            Signed::In(user) => {
+                let now = ctx.now();
+                let report = shared::metrics::report(ctx.store.as_ref(), now).await?;
+                let endpoints: Vec<_> = crate::counted().collect();
+                let body = html::dashboard(&base, &user, &report, &endpoints, now);
+                Ok(html::response(StatusCode::OK, body))
+            }
+            Signed::Ended => {
+                let page = login_page(StatusCode::OK, &base, Some(Notice::Info(SESSION_ENDED)), "");
+                let clear = session::clear_cookie(&base, session::over_https(ctx, &req));
+                Ok(with_header(page, http::header::SET_COOKIE, &clear))
+            }
+            Signed::Out => {
+                let signed_out = req
+                    .uri()
+                    .query()
+                    .is_some_and(|q| q.split('&').any(|p| p == "signed_out=1"));
+                let notice = signed_out.then_some(Notice::Info(SIGNED_OUT));
+                Ok(login_page(StatusCode::OK, &base, notice, ""))
+            }
+        }
+    }
+    .await;
+    Ok(or_error_page(result, &base))
+}
+
+/// The sign-in form's fields: a username and a password, each a non-blank string of bounded length.
+fn credentials(req: &Request) -> Option<(String, String)> {
+    let body = shared::http::body_object(req).ok()?;
+    let username = body.get("username")?.as_str()?.trim();
+    let password = body.get("password")?.as_str()?;
+    let fits = |s: &str, max: usize| {
+        !s.is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
+    };
+    (fits(username, 150) && fits(password, 4 * MAX_PASSWORD_CHARS))
+        .then(|| (username.to_string(), password.to_string()))
+}
+
+/// A throttled attempt as a page (429 with `Retry-After`); any other failure is passed on.
+fn throttled(e: ApiError, base: &str, username: &str) -> ApiResult<Response<Body>> {
+    let Some(secs) = e
+        .retry_after
+        .filter(|_| e.status == StatusCode::TOO_MANY_REQUESTS)
+    else {
+        return Err(e);
+    };
+    let minutes = secs.div_ceil(60).max(1);
+    let message = format!(
+        "Too many sign-in attempts. Please wait {minutes} minute{} and try again.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    let page = login_page(e.status, base, Some(Notice::Error(&message)), username);
+    Ok(with_header(
+        page,
+        http::header::RETRY_AFTER,
+        &secs.to_string(),
+    ))
+}
+
+/// `POST /api/login/`: starts a session for a bank or Fintract admin; refuses anyone else on the
+/// login page (401 bad credentials, 403 not an operator or cross-site, 429 throttled).
+#[tracing::instrument(skip_all)]
+pub async fn login(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let base = base_path(&req);
+    let result = async {
+        if !session::same_origin(&req) {
+            return Ok(login_page(
+                StatusCode::FORBIDDEN,
+                &base,
+                Some(Notice::Error(CROSS_SITE)),
+                "",
+            ));
+        }
+        if let Err(e) = ctx
+            .throttle_source(THROTTLE_SCOPE, &req, PER_SOURCE, WINDOW_SECS)
+            .await
+        {
+            return throttled(e, &base, "");
+        }
+        let Some((username, password)) = credentials(&req) else {
+            return Ok(login_page(
+                StatusCode::BAD_REQUEST,
+                &base,
+                Some(Notice::Error(MISSING_FIELDS)),
+                "",
+            ));
+        };
+        if let Err(e) = ctx
+            .throttle(
+                THROTTLE_SCOPE,
+                &unique_key(&username),
+                PER_ACCOUNT,
+                WINDOW_SECS,
+            )
+            .await
+        {
+            return throttled(e, &base, &username);
+        }
+        let user = ctx.store.user_by_username(&username).await?;
+        // Verify against a dummy hash for unknown users: the answer takes as long either way.
+        let matches =
+            password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+        let refuse =
+            |status, message| login_page(status, &base, Some(Notice::Error(message)), &username);
+        match user {
+            Some(user) if matches && user.may_hold_tokens() => {
+                if !user.user_type.is_admin() {
+                    return Ok(refuse(StatusCode::FORBIDDEN, NOT_AN_OPERATOR));
+                }
+                let cookie = session_key(ctx)?.seal(&Session {
+                    user_id: user.id,
+                    token_version: user.token_version,
+                    expires_at: ctx.now() + session::SESSION_SECS,
+                });
+                tracing::info!(user_id = user.id, "dashboard sign-in");
+                let secure = session::over_https(ctx, &req);
+                Ok(see_other(
+                    &format!("{base}/api/"),
+                    &session::set_cookie(&cookie, &base, secure),
+                ))
+            }
+            _ => Ok(refuse(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS)),
+        }
+    }
+    .await;
+    Ok(or_error_page(result, &base))
+}
+
+/// `POST /api/logout/`: clears the session cookie and shows the login page again.
+#[tracing::instrument(skip_all)]
+pub async fn logout(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let base = base_path(&req);
+    if !session::same_origin(&req) {
+        return Ok(login_page(
+            StatusCode::FORBIDDEN,
+            &base,
+            Some(Notice::Error(CROSS_SITE)),
+            "",
+        ));
+    }
+    if let Ok(Signed::In(user)) = signed(ctx, &req).await {
+        tracing::info!(user_id = user.id, "dashboard sign-out");
+    }
+    let clear = session::clear_cookie(&base, session::over_https(ctx, &req));
+    Ok(see_other(&format!("{base}/api/?signed_out=1"), &clear))
+}
+
+fn tally_json(t: Tally) -> Value {
+    json!({
+        "requests": t.requests(),
+        "failed": t.failed,
+        "positive": t.positive,
+        "negative": t.negative,
+    })
+}
+
+/// The figures of `report` as `metrics.json` serves them.
+pub fn metrics_body(report: &Report, now: i64) -> Value {
+    let mut endpoints: Vec<Value> = crate::counted()
+        .map(|e| {
+            let f = report.function(e.function);
+            json!({
+                "function": e.function,
+                "method": e.method.as_str(),
+                "path": e.path,
+                "all_time": tally_json(f.all_time),
+                "last_24_hours": tally_json(f.recent),
+            })
+        })
+        .collect();
+    for (function, f) in &report.functions {
+        if !crate::counted().any(|e| e.function == function) {
+            endpoints.push(json!({
+                "function": function,
+                "method": null,
+                "path": null,
+                "all_time": tally_json(f.all_time),
+                "last_24_hours": tally_json(f.recent),
+            }));
+        }
+    }
+    let hourly: Vec<Value> = report
+        .hours
+        .iter()
+        .map(|(hour, t)| {
+            json!({
+                "hour": shared::utc::Utc::of(hour * 3_600).rfc3339(),
+                "requests": t.requests(),
+                "failed": t.failed,
+                "positive": t.positive,
+                "negative": t.negative,
+            })
+        })
+        .collect();
+    json!({
+        "generated_at": shared::utc::Utc::of(now).rfc3339(),
+        "all_time": tally_json(report.all_time),
+        "last_24_hours": tally_json(report.recent),
+        "endpoints": endpoints,
+        "hourly": hourly,
+        "counting": "Every API request is counted once by status class: positive 2xx, negative 4xx, failed 5xx; requests is their sum. A counting failure is logged and never fails the request, so under a counter-table outage counts can be lower than traffic. A client's retry is a new request and is counted again. The dashboard's own requests are not counted.",
+    })
+}
+
+/// `GET /api/metrics.json`: the figures as JSON, for a dashboard session or an admin's bearer
+/// token; 401 without either, 403 for a token of anyone else.
+#[tracing::instrument(skip_all)]
+pub async fn metrics_json(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    if !matches!(signed(ctx, &req).await?, Signed::In(_)) {
+        if shared::http::bearer_token(&req).is_none() {
+            return Err(ApiError::unauthorized(
+                "Sign in to the dashboard at /api, or send an administrator's bearer token.",
+            ));
+        }
+        let user = ctx.authenticate(&req).await?;
+        if !user.user_type.is_admin() {
+            return Err(ApiError::forbidden(
+                "Only bank and Fintract administrators can read the metrics.",
+            ));
+        }
+    }
+    let now = ctx.now();
+    let report = shared::metrics::report(ctx.store.as_ref(), now).await?;
+    Ok(json(StatusCode::OK, &metrics_body(&report, now)))
+}

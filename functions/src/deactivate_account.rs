@@ -1,0 +1,24 @@
+//! `PUT /auth/account-deactivate/`: deactivates the caller's account; every token it holds stops
+//! working on the next request, and no flow issues new ones until an admin reactivates it.
+
+use serde_json::json;
+use shared::http::{json, StatusCode};
+use shared::{ApiResult, Body, Ctx, Request, Response};
+
+#[tracing::instrument(skip_all)]
+pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let caller = ctx.authenticate(&req).await?;
+    ctx.keep_a_fintract_admin(&caller).await?;
+    ctx.modify_user(caller.id, |user| {
+        user.is_active = false;
+        user.token_version += 1;
+        Ok(())
+    })
+    .await?;
+    ctx.confirm_a_fintract_admin_remains(&caller).await?;
+    tracing::info!(user_id = caller.id, "account deactivated");
+    Ok(json(
+        StatusCode::OK,
+        &json!({"msg": "Account deactivate request submitted!"}),
+    ))
+}

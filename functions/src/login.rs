@@ -1,0 +1,83 @@
+//! `POST /auth/login/`: e-mail and password, then a one-time code by e-mail or SMS. Unknown
+//! addresses and wrong passwords get the same answer in the same time.
+
+use serde_json::json;
+use shared::http::{json, Fields, StatusCode};
+use shared::notify::{Channel, Message};
+use shared::password::{self, MAX_PASSWORD_CHARS};
+use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
+
+pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
+pub const NOT_SENT: &str = "The sign-in code could not be sent. Please try again.";
+
+#[tracing::instrument(skip_all)]
+pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    ctx.throttle_source("login", &req, 50, 900).await?;
+    let mut f = Fields::from_request(&req)?;
+    let email = f.email("email", true).unwrap_or_default();
+    let password = f.required_secret("password", 4 * MAX_PASSWORD_CHARS);
+    let channel = match f.required_str("otpType", 16).to_ascii_lowercase().as_str() {
+        "email" => Some(Channel::Email),
+        "phone" | "sms" => Some(Channel::Sms),
+        "" => None,
+        _ => {
+            f.problem("otpType", "Must be Email or Phone.");
+            None
+        }
+    };
+    let _user_type = f.optional_str("userType", 32);
+    f.finish()?;
+    let channel = channel.unwrap_or(Channel::Email);
+    ctx.throttle("login", &email, 10, 900).await?;
+
+    let user = ctx
+        .unless_expired(ctx.store.user_by_email(&email).await?)
+        .await?;
+    let matches = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let user = match user {
+        Some(u) if matches => u,
+        _ => return Err(ApiError::unauthorized(INVALID_CREDENTIALS)),
+    };
+    // Past this point the caller knows the password: saying why is no leak.
+    if !user.is_active {
+        return Err(ApiError::forbidden("This account is deactivated."));
+    }
+    if !user.is_verified {
+        return Err(ApiError::forbidden(
+            "Verify your e-mail address before signing in.",
+        ));
+    }
+    if channel == Channel::Sms && user.phone.is_empty() {
+        return Err(ApiError::bad_request(
+            "This account has no phone number: use otpType Email.",
+        ));
+    }
+    let (otp, code) = ctx.new_otp(user.id);
+    ctx.store.put_otp(&otp).await?;
+    let minutes = ctx.config.otp_ttl.as_secs().div_ceil(60);
+    let message = match channel {
+        Channel::Email => Message {
+            channel,
+            to: user.email.clone(),
+            subject: "Your Fintract sign-in code".into(),
+            body: format!(
+                "Your sign-in code is {code}.\n\nIt expires in {minutes} minutes and works once. \
+                 If you did not try to sign in, change your password."
+            ),
+        },
+        Channel::Sms => Message {
+            channel,
+            to: user.phone.clone(),
+            subject: String::new(),
+            body: format!("Fintract sign-in code: {code}. Expires in {minutes} min."),
+        },
+    };
+    if let Err(e) = ctx.notifier.send(&message).await {
+        // No usable code may outlive a failed delivery.
+        let _ = ctx.store.take_otp(user.id, &otp.attempt_id).await;
+        let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, NOT_SENT);
+        err.cause = Some(Box::new(e));
+        return Err(err);
+    }
+    Ok(json(StatusCode::OK, &json!({"data": {"id": user.id}})))
+}

@@ -1,0 +1,13 @@
+//! `POST /token/refresh/`: a live refresh token for a new pair; the old one is spent.
+
+use shared::http::{json, Fields, StatusCode};
+use shared::{ApiResult, Body, Ctx, Request, Response};
+
+#[tracing::instrument(skip_all)]
+pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let mut fields = Fields::from_request(&req)?;
+    let refresh = fields.required_secret("refresh", 4096);
+    fields.finish()?;
+    let pair = ctx.rotate(&refresh).await?;
+    Ok(json(StatusCode::OK, &pair))
+}

@@ -1,0 +1,51 @@
+//! `POST /auth/login/{id}/`: the one-time code of the latest login attempt for a token pair.
+
+use serde_json::json;
+use shared::http::{json, path_id, Fields, StatusCode};
+use shared::otp::INVALID_CODE;
+use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
+
+#[tracing::instrument(skip_all)]
+pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    ctx.throttle_source("otp", &req, 50, 900).await?;
+    let id = path_id(&req, "id")?;
+    let mut f = Fields::from_request(&req)?;
+    let code = f.required_str("otp", 16);
+    let six_digits = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+    if !code.is_empty() && !six_digits {
+        f.problem("otp", "Must be the 6-digit code.");
+    }
+    f.finish()?;
+    ctx.redeem_otp(id, &code).await?;
+    let user = ctx
+        .store
+        .user(id)
+        .await?
+        .filter(|u| u.may_hold_tokens())
+        .ok_or_else(|| ApiError::unauthorized(INVALID_CODE))?;
+    let tokens = ctx
+        .issue_tokens(&user, shared::jwt::Earned::PasswordAndCode)
+        .await?;
+    if let Err(e) = ctx
+        .modify_user(id, |u| {
+            u.last_login = Some(ctx.now());
+            Ok(())
+        })
+        .await
+    {
+        tracing::warn!(user_id = id, error = ?e, "last_login not recorded");
+    }
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "message": "Successfully Logged In",
+            "id": user.id,
+            "customer_id": user.customer_id,
+            "email": user.email,
+            "username": user.username,
+            "verification_status": user.is_verified,
+            "tokens": tokens,
+            "user_type": user.user_type,
+        }),
+    ))
+}
