@@ -8,10 +8,11 @@
 
 use serde_json::json;
 use shared::claims::claimant;
-use shared::http::{json, Fields, StatusCode};
+use shared::fields::Fields;
+use shared::http::{json, StatusCode};
 use shared::model::{User, UserType};
 use shared::notify::{Channel, Message};
-use shared::users::{new_customer_id, user_not_found};
+use shared::users::new_customer_id;
 use shared::validate::is_customer_id;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
@@ -42,8 +43,8 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             .iter()
             .find(|u| u.id == id)
             .copied()
-            .ok_or_else(user_not_found)?,
-        (None, []) => return Err(user_not_found()),
+            .ok_or_else(ApiError::user_not_found)?,
+        (None, []) => return Err(ApiError::user_not_found()),
         (None, [only]) => *only,
         (None, several) => {
             return Ok(json(

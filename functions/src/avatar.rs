@@ -4,10 +4,11 @@
 
 use rand::RngCore;
 use serde_json::json;
+use shared::blob::avatar_prefix;
 use shared::blob::BlobMeta;
 use shared::http::{json, path_id, StatusCode};
 use shared::upload::{detect, file_part, refusal_error, Kind};
-use shared::users::{account_object, avatar_prefix, user_not_found};
+use shared::views::account_object;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 const ACCEPTED: &[Kind] = &[Kind::Png, Kind::Jpeg, Kind::Webp];
@@ -16,8 +17,7 @@ const ACCEPTED: &[Kind] = &[Kind::Png, Kind::Jpeg, Kind::Webp];
 pub fn random_name(kind: Kind) -> String {
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{hex}.{}", kind.extension())
+    format!("{}.{}", shared::crypto::hex(&bytes), kind.extension())
 }
 
 #[tracing::instrument(skip_all)]
@@ -25,7 +25,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let caller = ctx.authenticate(&req).await?;
     let id = path_id(&req, "id")?;
     if caller.id != id {
-        return Err(user_not_found());
+        return Err(ApiError::user_not_found());
     }
     let file = file_part(&req, ctx.config.avatar_max_bytes).await?;
     let kind =

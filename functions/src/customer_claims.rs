@@ -3,7 +3,8 @@
 
 use serde_json::json;
 use shared::claims::claimant;
-use shared::http::{json, query_param, Fields, StatusCode};
+use shared::fields::Fields;
+use shared::http::{json, query_param, StatusCode};
 use shared::validate::is_customer_id;
 use shared::{ApiResult, Body, Ctx, Request, Response};
 

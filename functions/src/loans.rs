@@ -1,7 +1,8 @@
 //! `POST /api/accounts/loans/`: the outstanding loans of an account, for its owner or an admin.
 
 use serde_json::json;
-use shared::http::{json, Fields, StatusCode};
+use shared::fields::Fields;
+use shared::http::{json, StatusCode};
 use shared::model::{User, UserType};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 

@@ -2,7 +2,8 @@
 //! addresses and wrong passwords get the same answer in the same time.
 
 use serde_json::json;
-use shared::http::{json, Fields, StatusCode};
+use shared::fields::Fields;
+use shared::http::{json, StatusCode};
 use shared::notify::{Channel, Message};
 use shared::password::{self, MAX_PASSWORD_CHARS};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};

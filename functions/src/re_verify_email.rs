@@ -2,7 +2,8 @@
 //! the address belongs to anyone; attempts are throttled per address and per source.
 
 use serde_json::json;
-use shared::http::{json, Fields, StatusCode};
+use shared::fields::Fields;
+use shared::http::{json, StatusCode};
 use shared::{ApiResult, Body, Ctx, Request, Response};
 
 #[tracing::instrument(skip_all)]

@@ -3,11 +3,13 @@
 //! transaction with the user; a bank customer id given here is only a claim, bound to one
 //! account when a Fintract admin approves it, so nobody can squat it.
 
-use shared::http::{json, Fields, StatusCode};
+use shared::fields::Fields;
+use shared::http::{json, StatusCode};
 use shared::model::{Gender, NewUser, UserType};
 use shared::store::Taken;
-use shared::users::{new_customer_id, registered, taken_message};
+use shared::users::{new_customer_id, taken_message};
 use shared::validate::{is_customer_id, is_username, normalize_phone};
+use shared::views::registered;
 use shared::{password, ApiError, ApiResult, Body, Ctx, Request, Response};
 
 /// Registrations per source address per hour.

@@ -1,6 +1,7 @@
 //! `POST /token/`: a username and password (JSON or form) for a refresh/access pair.
 
-use shared::http::{json, Fields};
+use shared::fields::Fields;
+use shared::http::json;
 use shared::password::{self, MAX_PASSWORD_CHARS};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 

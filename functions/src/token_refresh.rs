@@ -1,6 +1,7 @@
 //! `POST /token/refresh/`: a live refresh token for a new pair; the old one is spent.
 
-use shared::http::{json, Fields, StatusCode};
+use shared::fields::Fields;
+use shared::http::{json, StatusCode};
 use shared::{ApiResult, Body, Ctx, Request, Response};
 
 #[tracing::instrument(skip_all)]

@@ -4,27 +4,89 @@
 //! A new e-mail address takes effect only once its verification link is opened.
 
 use serde_json::{json, Value};
-use shared::http::{body_object, json, path_id, Fields, StatusCode};
+use shared::fields::Fields;
+use shared::http::{body_object, json, path_id, StatusCode};
+use shared::model::User;
 use shared::roles::{allowed, refused, Action};
-use shared::users::{taken_message, user_not_found};
+use shared::users::taken_message;
 use shared::validate::{is_username, normalize_phone};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
-/// What the owner may change; blank means "leave as it is", as in the seed's sample request.
-const EDITABLE: [(&str, usize); 8] = [
-    ("email", 254),
-    ("username", 150),
-    ("name", 150),
-    ("phone", 32),
-    ("country", 64),
-    ("citizenship", 64),
-    ("national_id", 64),
-    ("address", 256),
-];
+/// A profile field the owner may change here; blank means "leave as it is", as in the seed's
+/// sample request. Every match on it is exhaustive, so a new field must say where it goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Editable {
+    Email,
+    Username,
+    Name,
+    Phone,
+    Country,
+    Citizenship,
+    NationalId,
+    Address,
+}
+
+impl Editable {
+    const ALL: [Editable; 8] = [
+        Editable::Email,
+        Editable::Username,
+        Editable::Name,
+        Editable::Phone,
+        Editable::Country,
+        Editable::Citizenship,
+        Editable::NationalId,
+        Editable::Address,
+    ];
+
+    /// Its name in the request body.
+    fn name(self) -> &'static str {
+        match self {
+            Editable::Email => "email",
+            Editable::Username => "username",
+            Editable::Name => "name",
+            Editable::Phone => "phone",
+            Editable::Country => "country",
+            Editable::Citizenship => "citizenship",
+            Editable::NationalId => "national_id",
+            Editable::Address => "address",
+        }
+    }
+
+    /// The longest value taken, in characters.
+    fn max_chars(self) -> usize {
+        match self {
+            Editable::Email => 254,
+            Editable::Username | Editable::Name => 150,
+            Editable::Phone => 32,
+            Editable::Country | Editable::Citizenship | Editable::NationalId => 64,
+            Editable::Address => 256,
+        }
+    }
+
+    /// Writes `value` into `user`. A new e-mail address is only pending until its link is
+    /// opened: it is returned, to be mailed.
+    fn apply(self, user: &mut User, value: String) -> Option<String> {
+        match self {
+            Editable::Email if value == user.email => user.pending_email = None,
+            Editable::Email => {
+                user.pending_email = Some(value.clone());
+                return Some(value);
+            }
+            Editable::Username => user.username = value,
+            Editable::Name => user.name = value,
+            Editable::Phone => user.phone = value,
+            Editable::Country => user.country = value,
+            Editable::Citizenship => user.citizenship = value,
+            Editable::NationalId => user.national_id = value,
+            Editable::Address => user.address = value,
+        }
+        None
+    }
+}
 
 #[derive(Default)]
 struct Changes {
-    text: Vec<(&'static str, String)>,
+    text: Vec<(Editable, String)>,
     is_active: Option<bool>,
 }
 
@@ -33,25 +95,30 @@ fn parse(req: &Request, admin: bool) -> ApiResult<Changes> {
     let mut changes = Changes::default();
     let mut f = Fields::new(map.clone());
     for key in map.keys() {
-        let allowed = EDITABLE.iter().any(|(k, _)| k == key) || (admin && key == "is_active");
+        let allowed =
+            Editable::ALL.iter().any(|e| e.name() == key) || (admin && key == "is_active");
         if !allowed {
             f.problem(key, "This field cannot be changed here.");
         }
     }
-    for (name, max) in EDITABLE {
-        let Some(value) = f.optional_str(name, max).filter(|v| !v.is_empty()) else {
+    for field in Editable::ALL {
+        let name = field.name();
+        let Some(value) = f
+            .optional_str(name, field.max_chars())
+            .filter(|v| !v.is_empty())
+        else {
             continue;
         };
-        let value = match name {
-            "email" => match f.email(name, false) {
+        let value = match field {
+            Editable::Email => match f.email(name, false) {
                 Some(v) => v,
                 None => continue,
             },
-            "username" if !is_username(&value) => {
+            Editable::Username if !is_username(&value) => {
                 f.problem(name, "Use 3 to 150 letters, digits and @ . + - _ only.");
                 continue;
             }
-            "phone" => match normalize_phone(&value) {
+            Editable::Phone => match normalize_phone(&value) {
                 Some(v) => v,
                 None => {
                     f.problem(
@@ -61,9 +128,14 @@ fn parse(req: &Request, admin: bool) -> ApiResult<Changes> {
                     continue;
                 }
             },
-            _ => value,
+            Editable::Username
+            | Editable::Name
+            | Editable::Country
+            | Editable::Citizenship
+            | Editable::NationalId
+            | Editable::Address => value,
         };
-        changes.text.push((name, value));
+        changes.text.push((field, value));
     }
     if admin {
         match map.get("is_active") {
@@ -81,7 +153,11 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let base_url = ctx.public_base_url(&req)?;
     let caller = ctx.authenticate(&req).await?;
     let id = path_id(&req, "id")?;
-    let target = ctx.store.user(id).await?.ok_or_else(user_not_found)?;
+    let target = ctx
+        .store
+        .user(id)
+        .await?
+        .ok_or_else(ApiError::user_not_found)?;
     if !allowed(&caller, Action::Change, &target) {
         return Err(refused(&caller, Action::Change, &target));
     }
@@ -101,7 +177,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let new_email = changes
         .text
         .iter()
-        .find(|(k, _)| *k == "email")
+        .find(|(field, _)| *field == Editable::Email)
         .map(|(_, v)| v.clone());
     if let Some(email) = &new_email {
         if ctx
@@ -118,21 +194,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let mut pending = None;
     ctx.modify_user(id, |user| {
         pending = None;
-        for (name, value) in &changes.text {
-            let value = value.clone();
-            match *name {
-                "email" if value == user.email => user.pending_email = None,
-                "email" => {
-                    pending = Some(value.clone());
-                    user.pending_email = Some(value);
-                }
-                "username" => user.username = value,
-                "name" => user.name = value,
-                "phone" => user.phone = value,
-                "country" => user.country = value,
-                "citizenship" => user.citizenship = value,
-                "national_id" => user.national_id = value,
-                _ => user.address = value,
+        for (field, value) in &changes.text {
+            if let Some(email) = field.apply(user, value.clone()) {
+                pending = Some(email);
             }
         }
         match changes.is_active {
@@ -158,4 +222,47 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         StatusCode::OK,
         &json!({"message": "Updated Successfully"}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_editable_field_lands_in_its_own_place_and_nowhere_else() {
+        let blank = shared::model::NewUser {
+            username: "before".into(),
+            email: "before@example.com".into(),
+            name: "Before".into(),
+            phone: "+256700000000".into(),
+            user_type: shared::model::UserType::Customer,
+            customer_id: "C001".into(),
+            gender: None,
+            password_hash: String::new(),
+            is_verified: true,
+            admin_approved: true,
+            created_at: 0,
+        }
+        .into_user(1);
+        for field in Editable::ALL {
+            let mut user = blank.clone();
+            let pending = field.apply(&mut user, "changed@example.com".into());
+            let changed: Vec<_> = [
+                ("email", user.pending_email.is_some()),
+                ("username", user.username != blank.username),
+                ("name", user.name != blank.name),
+                ("phone", user.phone != blank.phone),
+                ("country", user.country != blank.country),
+                ("citizenship", user.citizenship != blank.citizenship),
+                ("national_id", user.national_id != blank.national_id),
+                ("address", user.address != blank.address),
+            ]
+            .into_iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(name, _)| name)
+            .collect();
+            assert_eq!(changed, [field.name()], "{field:?}");
+            assert_eq!(pending.is_some(), field == Editable::Email, "{field:?}");
+        }
+    }
 }

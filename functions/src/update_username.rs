@@ -1,7 +1,8 @@
 //! `PUT /auth/user-update/`: the caller's username and name, both required.
 
 use serde_json::json;
-use shared::http::{json, Fields, StatusCode};
+use shared::fields::Fields;
+use shared::http::{json, StatusCode};
 use shared::validate::is_username;
 use shared::{ApiResult, Body, Ctx, Request, Response};
 

@@ -6,10 +6,10 @@
 
 use rand::RngCore;
 use serde_json::json;
+use shared::blob::upload_prefix;
 use shared::blob::BlobMeta;
 use shared::http::{json, StatusCode};
 use shared::upload::{detect, file_part, refusal_error, Kind};
-use shared::users::upload_prefix;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 const ACCEPTED: &[Kind] = &[Kind::Pdf, Kind::Csv, Kind::Png, Kind::Jpeg];
@@ -63,13 +63,13 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let kind = detect(&file.bytes, ACCEPTED)
         .map_err(|r| refusal_error(r, "a PDF, CSV, PNG or JPEG file"))?;
     let name = match idempotency_key(&req)? {
-        Some(k) => shared::users::sha256_hex(&format!("{}:{}:{k}", caller.id, caller.customer_id))
+        Some(k) => shared::crypto::sha256_hex(&format!("{}:{}:{k}", caller.id, caller.customer_id))
             [..32]
             .to_string(),
         None => {
             let mut random = [0u8; 16];
             rand::rngs::OsRng.fill_bytes(&mut random);
-            random.iter().map(|b| format!("{b:02x}")).collect()
+            shared::crypto::hex(&random)
         }
     };
     let key = format!("{}{name}.{}", upload_prefix(caller.id), kind.extension());

@@ -2,16 +2,20 @@
 
 use shared::http::{json, path_id, StatusCode};
 use shared::roles::{allowed, Action};
-use shared::users::{profile, user_not_found};
-use shared::{ApiResult, Body, Ctx, Request, Response};
+use shared::views::profile;
+use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let caller = ctx.authenticate(&req).await?;
     let id = path_id(&req, "id")?;
-    let user = ctx.store.user(id).await?.ok_or_else(user_not_found)?;
+    let user = ctx
+        .store
+        .user(id)
+        .await?
+        .ok_or_else(ApiError::user_not_found)?;
     if !allowed(&caller, Action::Read, &user) {
-        return Err(user_not_found());
+        return Err(ApiError::user_not_found());
     }
     let net_balance = ctx.net_balance(&user).await?;
     let avatar = ctx.avatar_url(&user).await?;

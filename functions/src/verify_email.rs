@@ -3,8 +3,8 @@
 
 use lambda_http::RequestExt;
 use serde_json::json;
+use shared::crypto::sha256_hex;
 use shared::http::{json, StatusCode};
-use shared::users::sha256_hex;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 const INVALID_LINK: &str = "Invalid or expired verification link.";

@@ -1,7 +1,8 @@
 //! `POST /auth/login/{id}/`: the one-time code of the latest login attempt for a token pair.
 
 use serde_json::json;
-use shared::http::{json, path_id, Fields, StatusCode};
+use shared::fields::Fields;
+use shared::http::{json, path_id, StatusCode};
 use shared::otp::INVALID_CODE;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 

@@ -82,10 +82,7 @@ mod tests {
         for line in sums.lines().filter(|l| !l.starts_with('#')) {
             let (sum, name) = line.split_once("  ").unwrap();
             let bytes = std::fs::read(dir.join(name)).unwrap();
-            let actual: String = Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let actual = shared::crypto::hex(&Sha256::digest(&bytes));
             assert_eq!(
                 actual, sum,
                 "{name} differs from what vendor-swagger-ui.sh recorded"

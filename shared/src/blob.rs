@@ -8,9 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::ServerSideEncryption;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// How an object is served back.
@@ -171,14 +170,9 @@ impl LocalBlobs {
     }
 
     fn signature(&self, key: &str, expires: i64) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC accepts keys of any length");
+        let mut mac = crate::crypto::hmac(&self.secret);
         mac.update(format!("blob:{key}:{expires}").as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::crypto::hex(&mac.finalize().into_bytes())
     }
 
     /// The object behind a URL the gateway received, if its signature is right and unexpired.
@@ -280,6 +274,31 @@ impl Blobs for LocalBlobs {
             "{}/_local/blobs/{key}?expires={expires}&sig={sig}",
             self.base_url
         ))
+    }
+}
+
+// Blob keys: every object a user owns lives under one of these prefixes.
+
+/// Where a user's avatars live.
+pub fn avatar_prefix(user_id: u64) -> String {
+    format!("avatars/{user_id}/")
+}
+
+/// Where a user's uploads live.
+pub fn upload_prefix(user_id: u64) -> String {
+    format!("uploads/{user_id}/")
+}
+
+impl crate::Ctx {
+    /// Removes every object the user owns (avatars and uploads).
+    pub async fn delete_user_blobs(&self, user_id: u64) -> crate::ApiResult<()> {
+        for prefix in [avatar_prefix(user_id), upload_prefix(user_id)] {
+            self.blobs
+                .delete_prefix(&prefix)
+                .await
+                .map_err(crate::ApiError::internal)?;
+        }
+        Ok(())
     }
 }
 

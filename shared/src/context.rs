@@ -1,4 +1,20 @@
 //! The context a function builds once per cold start and shares across invocations.
+//!
+//! This module defines [`Ctx`] and how it is built, and nothing else. The rule for its methods:
+//! each capability adds its own, in its own module, so that a handler's `ctx.x()` is found where
+//! the idea lives:
+//!
+//! | module | what it adds to `Ctx` |
+//! |---|---|
+//! | `auth` | issuing and rotating token pairs; `authenticate`, `verify_access`, `live_user` |
+//! | `otp` | issuing and redeeming sign-in codes |
+//! | `roles` | who may act on whom; the last-Fintract-admin guard |
+//! | `claims` | the approver, and the accounts claiming a customer id |
+//! | `users` | an account's lifecycle: `modify_user`, expiry, deletion, net balance |
+//! | `throttle` | attempt budgets per key and per source |
+//! | `verification` | the verification link and the public base URL it is built on |
+//! | `views` | the avatar URL a profile shows |
+//! | `blob` | removing a user's objects |
 
 use std::sync::Arc;
 use std::time::Duration;

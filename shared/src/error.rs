@@ -57,6 +57,10 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
+    /// A user the caller may not see, or that does not exist: the same answer (no existence leak).
+    pub fn user_not_found() -> Self {
+        Self::not_found("User not found.")
+    }
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, message)
     }

@@ -4,12 +4,11 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
-type HmacSha256 = Hmac<Sha256>;
+use crate::crypto::HmacSha256;
 
 /// Which of the pair a token is; one is never accepted where the other is expected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,7 +123,7 @@ impl JwtKeys {
     }
 
     fn mac(&self) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts keys of any length")
+        crate::crypto::hmac(&self.secret)
     }
 
     /// Signs `claims`.
@@ -187,7 +186,7 @@ fn decode_json<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, JwtError> 
 pub fn random_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::crypto::hex(&bytes)
 }
 
 #[cfg(test)]

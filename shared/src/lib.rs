@@ -1,6 +1,8 @@
-//! Everything the Lambda functions share: configuration, the one error type, HTTP helpers, JWT,
-//! passwords, domain models, the storage ports with their DynamoDB and SQLite adapters, and the
-//! request counting behind the dashboard.
+//! Everything the Lambda functions share, one module per concept (ARCHITECTURE.md §2):
+//! configuration and the context, the one error type, request parsing and fields, tokens,
+//! passwords and codes, roles, throttling, verification, the views of a user, blobs, uploads,
+//! notifications, the storage ports with their DynamoDB and SQLite adapters, and the request
+//! counting behind the dashboard.
 
 pub mod alloc;
 pub mod auth;
@@ -9,7 +11,9 @@ pub mod claims;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod crypto;
 pub mod error;
+pub mod fields;
 pub mod http;
 pub mod jwt;
 pub mod lambda;
@@ -21,10 +25,13 @@ pub mod password;
 pub mod roles;
 pub mod route;
 pub mod store;
+pub mod throttle;
 pub mod upload;
 pub mod users;
 pub mod utc;
 pub mod validate;
+pub mod verification;
+pub mod views;
 
 pub use ::http::Method;
 pub use context::Ctx;

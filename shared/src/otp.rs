@@ -2,9 +2,8 @@
 //! secret (six digits are too few to survive an offline guess at a plain hash), compared in
 //! constant time, five tries, single use, bound to the latest login attempt.
 
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use rand::Rng;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ApiResult};
@@ -23,13 +22,9 @@ pub fn generate_code() -> String {
 }
 
 fn code_hash(secret: &[u8], user_id: u64, attempt_id: &str, code: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    let mut mac = crate::crypto::hmac(secret);
     mac.update(format!("otp:{user_id}:{attempt_id}:{code}").as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::crypto::hex(&mac.finalize().into_bytes())
 }
 
 impl Ctx {

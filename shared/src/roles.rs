@@ -94,7 +94,7 @@ pub fn refused(actor: &User, action: Action, target: &User) -> ApiError {
             }
         ))
     } else {
-        crate::users::user_not_found()
+        ApiError::user_not_found()
     }
 }
 

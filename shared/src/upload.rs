@@ -308,7 +308,9 @@ fn pdf_check(b: &[u8]) -> Result<(), Refusal> {
     }
 }
 
-/// Small valid files of each type, built in code (tests and fixtures).
+/// Small valid files of each type, built in code: for this crate's tests, and for the acceptance
+/// suite through the `fixtures` feature. Never in a function's binary.
+#[cfg(any(test, feature = "fixtures"))]
 pub mod samples {
     /// A PNG declaring `w` × `h` pixels with valid chunks and CRCs (its data is one stored
     /// deflate block of zeros, not a full image: the checks here never decode pixels).

@@ -1,7 +1,5 @@
-//! Validation of the fields people type: e-mail, username, phone, password, customer id.
-
-use crate::http::Fields;
-use crate::password::MAX_PASSWORD_CHARS;
+//! What the fields people type must look like: e-mail, username, phone, customer id, and the
+//! shortest password.
 
 /// The shortest password accepted at registration (DESIGN.md §6).
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -42,40 +40,6 @@ pub fn normalize_phone(s: &str) -> Option<String> {
 /// A bank customer id: 1 to 32 letters or digits.
 pub fn is_customer_id(s: &str) -> bool {
     (1..=32).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric())
-}
-
-impl Fields {
-    /// A required e-mail address, lower-cased.
-    pub fn email(&mut self, name: &str, required: bool) -> Option<String> {
-        let value = if required {
-            Some(self.required_str(name, 254))
-        } else {
-            self.optional_str(name, 254)
-        }?;
-        if value.is_empty() {
-            return None;
-        }
-        if !is_email(&value) {
-            self.problem(name, "Enter a valid e-mail address.");
-            return None;
-        }
-        Some(value.to_lowercase())
-    }
-
-    /// A new password and its confirmation: present, equal, 8 to 128 characters.
-    pub fn new_password(&mut self, name: &str, confirmation: &str) -> String {
-        let password = self.required_secret(name, MAX_PASSWORD_CHARS);
-        let again = self.required_secret(confirmation, MAX_PASSWORD_CHARS);
-        if !password.is_empty() && password.chars().count() < MIN_PASSWORD_CHARS {
-            self.problem(
-                name,
-                &format!("Must be at least {MIN_PASSWORD_CHARS} characters."),
-            );
-        } else if !password.is_empty() && !again.is_empty() && password != again {
-            self.problem(confirmation, "The two passwords do not match.");
-        }
-        password
-    }
 }
 
 #[cfg(test)]

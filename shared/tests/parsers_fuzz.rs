@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use lambda_http::{Body, Request, RequestExt};
 use proptest::prelude::*;
-use shared::http::{bearer_token, body_object, path_id, Fields};
+use shared::fields::Fields;
+use shared::http::{bearer_token, body_object, path_id};
 use shared::jwt::{JwtKeys, TokenType};
 use shared::upload::{detect, file_part, Kind};
 

@@ -6,11 +6,10 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 use shared::{Ctx, Request};
 
-type HmacSha256 = Hmac<Sha256>;
+use shared::crypto::HmacSha256;
 
 /// The cookie's name.
 pub const COOKIE_NAME: &str = "dfcu_dashboard";
@@ -35,7 +34,7 @@ impl SessionKey {
     /// Derives the session key from the JWT secret, so a session cookie and a token can never be
     /// passed off as each other even though one secret is configured.
     pub fn derive(secret: &[u8]) -> Self {
-        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
+        let mut mac = shared::crypto::hmac(secret);
         mac.update(b"dfcu-dashboard-session-v1");
         SessionKey(mac.finalize().into_bytes().into())
     }
@@ -46,7 +45,7 @@ impl SessionKey {
     }
 
     fn mac(&self, payload: &str) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        let mut mac = shared::crypto::hmac(&self.0);
         mac.update(payload.as_bytes());
         mac
     }
