@@ -1,11 +1,15 @@
 //! The chart of requests per hour, drawn on the server as inline SVG: stacked bars by status
 //! class, no script, no external font, so it renders offline and in any browser.
+//!
+//! Written with `format!` rather than maud: SVG's bars and lines are self-closing elements
+//! (`<rect .../>`), which maud cannot write. Everything written here is a number or a constant of
+//! this file, except each hour's time, which maud escapes.
 
 use std::fmt::Write;
 
 use shared::store::Tally;
 
-use super::html::Esc;
+use maud::html;
 use shared::utc::Utc;
 
 /// Bar colours, one per status class (the page's legend uses the same).
@@ -113,7 +117,7 @@ pub fn hourly(hours: &[(i64, Tally)], layout: &Layout) -> String {
         let _ = write!(
             svg,
             r##"<g class="hour" data-hour="{}" data-requests="{}"><title>{} – {:02}:00 UTC: {} requests ({} positive, {} negative, {} failed)</title>"##,
-            Esc(&start.rfc3339()),
+            html! { (start.rfc3339()) }.into_string(),
             tally.requests(),
             label,
             (start.hour + 1) % 24,

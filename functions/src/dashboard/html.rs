@@ -1,12 +1,15 @@
-//! The dashboard's HTML: the login page, the dashboard and an error page. Every piece of text that
-//! is not a literal of this file goes through [`Esc`]. The style sheet is inline and allowed by
-//! its hash in the Content-Security-Policy; the pages load nothing else.
+//! The dashboard's HTML: the login page, the dashboard and an error page, written as maud
+//! templates. maud escapes every value spliced into a template, so no text can reach a page
+//! unescaped; text from outside this file goes through [`Esc`], which also writes `'` as `&#39;`.
+//! The style sheet is inline and allowed by its hash in the Content-Security-Policy; the pages
+//! load nothing else. The `"\n"`s between elements keep the served markup as it was before maud.
 
-use std::fmt::{self, Display, Write};
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use maud::{html, Markup, PreEscaped, Render};
 use sha2::{Digest, Sha256};
 use shared::http::StatusCode;
 use shared::metrics::Report;
@@ -18,24 +21,19 @@ use super::chart;
 use shared::route::Endpoint;
 use shared::utc::Utc;
 
-/// Text escaped for HTML content and double- or single-quoted attribute values.
+/// Text from outside this file: a username, a message, the base path, a function's name. maud
+/// already escapes `&`, `<`, `>` and `"`, enough for its double-quoted attributes; `'` is written
+/// as `&#39;` as well, as these pages always have, so the text stays inert wherever it lands.
 pub struct Esc<'a>(pub &'a str);
 
-impl Display for Esc<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
-        while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
-            f.write_str(&rest[..i])?;
-            f.write_str(match rest.as_bytes()[i] {
-                b'&' => "&amp;",
-                b'<' => "&lt;",
-                b'>' => "&gt;",
-                b'"' => "&quot;",
-                _ => "&#39;",
-            })?;
-            rest = &rest[i + 1..];
+impl Render for Esc<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        for (i, part) in self.0.split('\'').enumerate() {
+            if i > 0 {
+                buffer.push_str("&#39;");
+            }
+            part.render_to(buffer);
         }
-        f.write_str(rest)
     }
 }
 
@@ -158,14 +156,26 @@ pub fn response(status: StatusCode, html: String) -> Response<Body> {
     r
 }
 
-fn page(title: &str, session: &str, main: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head>\
-         <body><header><span class=\"brand\">DFCU API</span>{session}</header><main>{main}</main></body></html>\n",
-        Esc(title)
-    )
+/// The frame of every page. The doctype is spelled out (maud's `DOCTYPE` is upper case) and the
+/// style sheet is spliced unescaped: it is this file's own constant, and its hash must match.
+fn page(title: &str, session: Markup, main: Markup) -> String {
+    html! {
+        (PreEscaped("<!doctype html>\n"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header { span.brand { "DFCU API" } (session) }
+                main { (main) }
+            }
+        }
+        "\n"
+    }
+    .into_string()
 }
 
 /// A message shown above the login form.
@@ -174,64 +184,201 @@ pub enum Notice<'a> {
     Error(&'a str),
 }
 
+/// The notice as a paragraph that assistive technology announces: politely for information, at
+/// once for an error.
+fn notice(notice: Option<Notice<'_>>) -> Markup {
+    html! {
+        @match notice {
+            Some(Notice::Info(m)) => p.notice.info role="status" { (Esc(m)) },
+            Some(Notice::Error(m)) => p.notice.error role="alert" { (Esc(m)) },
+            None => {},
+        }
+    }
+}
+
 /// The login page, with an optional notice and the username to fill in again.
 pub fn login(base: &str, notice: Option<Notice<'_>>, username: &str) -> String {
-    let notice = match notice {
-        Some(Notice::Info(m)) => format!(r#"<p class="notice info" role="status">{}</p>"#, Esc(m)),
-        Some(Notice::Error(m)) => format!(r#"<p class="notice error" role="alert">{}</p>"#, Esc(m)),
-        None => String::new(),
+    let main = html! {
+        section.card.login aria-labelledby="login-title" {
+            h1 #login-title { "Login" } "\n"
+            p.note { "The API performance dashboard, for bank and Fintract administrators." }
+            (self::notice(notice)) "\n"
+            form method="post" action={ (Esc(base)) "/api/login/" } {
+                "\n"
+                label for="username" { "Username" } "\n"
+                input #username name="username" autocomplete="username" autocapitalize="none"
+                    spellcheck="false" required maxlength="150" value=(Esc(username)) autofocus;
+                "\n"
+                label for="password" { "Password" } "\n"
+                input #password name="password" type="password" autocomplete="current-password"
+                    required maxlength="512";
+                "\n"
+                button.primary type="submit" { "Login" } "\n"
+            }
+        }
     };
-    let main = format!(
-        r#"<section class="card login" aria-labelledby="login-title"><h1 id="login-title">Login</h1>
-<p class="note">The API performance dashboard, for bank and Fintract administrators.</p>{notice}
-<form method="post" action="{base}/api/login/">
-<label for="username">Username</label>
-<input id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="150" value="{username}" autofocus>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="512">
-<button class="primary" type="submit">Login</button>
-</form></section>"#,
-        base = Esc(base),
-        username = Esc(username),
-    );
-    page("Login · DFCU API", "", &main)
+    page("Login · DFCU API", html! {}, main)
 }
 
 /// A page for a failure of ours (the cause is in the log only).
 pub fn error(base: &str, message: &str) -> String {
-    let main = format!(
-        r#"<section class="card login"><h1>API Dashboard</h1><p class="notice error" role="alert">{}</p><p><a href="{}/api/">Try again</a></p></section>"#,
-        Esc(message),
-        Esc(base)
-    );
-    page("API Dashboard · DFCU API", "", &main)
+    let main = html! {
+        section.card.login {
+            h1 { "API Dashboard" }
+            p.notice.error role="alert" { (Esc(message)) }
+            p { a href={ (Esc(base)) "/api/" } { "Try again" } }
+        }
+    };
+    page("API Dashboard · DFCU API", html! {}, main)
 }
 
-fn figure(class: &str, id: &str, title: &str, all_time: u64, recent: u64) -> String {
-    format!(
-        r#"<div class="figure {class}"><h2>{title}</h2><p class="value" id="all-{id}">{}</p><p class="recent">Last 24 hours: <span id="recent-{id}">{}</span></p></div>"#,
-        grouped(all_time),
-        grouped(recent),
-    )
-}
-
-fn cells(all_time: Tally, recent: Tally) -> String {
-    let mut out = String::new();
-    for (label, a, r) in [
-        ("Requests", all_time.requests(), recent.requests()),
-        ("Failed", all_time.failed, recent.failed),
-        ("Positive", all_time.positive, recent.positive),
-        ("Negative", all_time.negative, recent.negative),
-    ] {
-        // `data-label` names the column where narrow screens stack the row.
-        let _ = write!(
-            out,
-            r#"<td data-label="{label}"><span class="all">{}</span><span class="day">24 h: {}</span></td>"#,
-            grouped(a),
-            grouped(r)
-        );
+/// Who is signed in, and the sign-out button.
+fn session(base: &str, operator: &User) -> Markup {
+    let who = if operator.name.trim().is_empty() {
+        &operator.username
+    } else {
+        &operator.name
+    };
+    html! {
+        div.session {
+            span {
+                "Signed in as " strong #operator { (Esc(who)) }
+                " · " (Esc(operator.user_type.as_str()))
+            }
+            form method="post" action={ (Esc(base)) "/api/logout/" } {
+                button.ghost type="submit" { "Logout" }
+            }
+        }
     }
-    out
+}
+
+fn figure(class: &str, id: &str, title: &str, all_time: u64, recent: u64) -> Markup {
+    html! {
+        div.figure.(class) {
+            h2 { (title) }
+            p.value id={ "all-" (id) } { (grouped(all_time)) }
+            p.recent { "Last 24 hours: " span id={ "recent-" (id) } { (grouped(recent)) } }
+        }
+    }
+}
+
+/// The four figures, all-time with the last 24 hours below.
+fn figures(all: Tally, recent: Tally) -> Markup {
+    html! {
+        section.figures aria-label="Totals since counting began" {
+            (figure("total", "requests", "Number of Requests", all.requests(), recent.requests()))
+            (figure("failed", "failed", "Number of Failed Requests (5xx)", all.failed, recent.failed))
+            (figure(
+                "positive",
+                "positive",
+                "Number of Positive Requests (2xx)",
+                all.positive,
+                recent.positive
+            ))
+            (figure(
+                "negative",
+                "negative",
+                "Number of Negative Requests (4xx)",
+                all.negative,
+                recent.negative
+            ))
+        }
+    }
+}
+
+/// The hourly chart twice, wide and compact; the style sheet shows the one that fits the screen.
+fn chart_card(report: &Report) -> Markup {
+    html! {
+        section.card aria-labelledby="chart-heading" {
+            h2 #chart-heading { "Requests per hour, last 24 hours (UTC)" } "\n"
+            ul.legend {
+                li { span.swatch.positive {} "Positive (2xx)" }
+                li { span.swatch.negative {} "Negative (4xx)" }
+                li { span.swatch.failed {} "Failed (5xx)" }
+            }
+            "\n"
+            // The chart module writes SVG (self-closing elements maud cannot write), escaped there.
+            (PreEscaped(chart::hourly(&report.hours, &chart::WIDE)))
+            (PreEscaped(chart::hourly(&report.hours, &chart::COMPACT)))
+        }
+    }
+}
+
+fn cells(all_time: Tally, recent: Tally) -> Markup {
+    html! {
+        @for (label, a, r) in [
+            ("Requests", all_time.requests(), recent.requests()),
+            ("Failed", all_time.failed, recent.failed),
+            ("Positive", all_time.positive, recent.positive),
+            ("Negative", all_time.negative, recent.negative),
+        ] {
+            // `data-label` names the column where narrow screens stack the row.
+            td data-label=(label) {
+                span.all { (grouped(a)) }
+                span.day { "24 h: " (grouped(r)) }
+            }
+        }
+    }
+}
+
+/// A row per listed endpoint, then one per function that has counts but is no longer listed.
+fn rows(report: &Report, endpoints: &[&Endpoint]) -> Markup {
+    let listed: BTreeSet<&str> = endpoints.iter().map(|e| e.function).collect();
+    // Counts of a function this deployment no longer serves are still part of the totals.
+    let unlisted = report
+        .functions
+        .iter()
+        .filter(|(f, _)| !listed.contains(f.as_str()));
+    html! {
+        @for e in endpoints {
+            @let f = report.function(e.function);
+            tr data-function=(Esc(e.function)) {
+                th scope="row" {
+                    span.method { (Esc(e.method.as_str())) }
+                    code { (Esc(e.path)) }
+                    span.fn { (Esc(e.function)) }
+                }
+                (cells(f.all_time, f.recent))
+            }
+        }
+        @for (function, f) in unlisted {
+            tr data-function=(Esc(function)) {
+                th scope="row" { code { (Esc(function)) } span.fn { "no longer served" } }
+                (cells(f.all_time, f.recent))
+            }
+        }
+    }
+}
+
+/// The table per endpoint, with the totals in its footer.
+fn table_card(report: &Report, endpoints: &[&Endpoint]) -> Markup {
+    html! {
+        section.card aria-labelledby="table-heading" {
+            h2 #table-heading { "Per endpoint" } "\n"
+            div.table-wrap {
+                table #endpoints {
+                    thead {
+                        tr {
+                            th scope="col" { "Endpoint" }
+                            th scope="col" { "Requests" }
+                            th scope="col" { "Failed" small { "5xx" } }
+                            th scope="col" { "Positive" small { "2xx" } }
+                            th scope="col" { "Negative" small { "4xx" } }
+                        }
+                    }
+                    "\n"
+                    tbody { (rows(report, endpoints)) }
+                    "\n"
+                    tfoot {
+                        tr data-function="" {
+                            th scope="row" { "All endpoints" }
+                            (cells(report.all_time, report.recent))
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The dashboard: the four figures, the hourly chart and the table per endpoint.
@@ -242,107 +389,50 @@ pub fn dashboard(
     endpoints: &[&Endpoint],
     now: i64,
 ) -> String {
-    let base = Esc(base).to_string();
-    let who = if operator.name.trim().is_empty() {
-        &operator.username
-    } else {
-        &operator.name
+    let main = html! {
+        h1 { "API Dashboard" } "\n"
+        p.sub {
+            "Updated " (Esc(&Utc::of(now).readable())) " · "
+            a href={ (Esc(base)) "/api/" } { "Refresh" } " · "
+            a href={ (Esc(base)) "/api/metrics.json" } { "metrics.json" }
+        }
+        "\n"
+        (figures(report.all_time, report.recent)) "\n"
+        (chart_card(report)) "\n"
+        (table_card(report, endpoints)) "\n"
+        p.note {
+            "Every API request is counted once by status class: positive (2xx), negative (4xx) or \
+             failed (5xx); the number of requests is their sum. A counting failure is logged and \
+             never fails the request, so under a counter-table outage counts can be lower than \
+             traffic. A client's retry is a new request and is counted again."
+        }
+        "\n"
+        p.note {
+            "This page's own requests (the dashboard, sign-in, sign-out and metrics.json) are not \
+             counted as API traffic. Figures are all-time, with the last 24 hours below; hours are \
+             in UTC."
+        }
     };
-    let session = format!(
-        r#"<div class="session"><span>Signed in as <strong id="operator">{}</strong> · {}</span><form method="post" action="{base}/api/logout/"><button class="ghost" type="submit">Logout</button></form></div>"#,
-        Esc(who),
-        Esc(operator.user_type.as_str()),
-    );
-    let (all, recent) = (report.all_time, report.recent);
-    let mut rows = String::new();
-    let mut listed = std::collections::BTreeSet::new();
-    for e in endpoints {
-        listed.insert(e.function);
-        let f = report.function(e.function);
-        let _ = write!(
-            rows,
-            r#"<tr data-function="{}"><th scope="row"><span class="method">{}</span><code>{}</code><span class="fn">{}</span></th>{}</tr>"#,
-            Esc(e.function),
-            Esc(e.method.as_str()),
-            Esc(e.path),
-            Esc(e.function),
-            cells(f.all_time, f.recent)
-        );
-    }
-    // Counts of a function this deployment no longer serves are still part of the totals.
-    for (function, f) in report
-        .functions
-        .iter()
-        .filter(|(f, _)| !listed.contains(f.as_str()))
-    {
-        let _ = write!(
-            rows,
-            r#"<tr data-function="{}"><th scope="row"><code>{}</code><span class="fn">no longer served</span></th>{}</tr>"#,
-            Esc(function),
-            Esc(function),
-            cells(f.all_time, f.recent)
-        );
-    }
-    let main = format!(
-        r#"<h1>API Dashboard</h1>
-<p class="sub">Updated {updated} · <a href="{base}/api/">Refresh</a> · <a href="{base}/api/metrics.json">metrics.json</a></p>
-<section class="figures" aria-label="Totals since counting began">{f1}{f2}{f3}{f4}</section>
-<section class="card" aria-labelledby="chart-heading"><h2 id="chart-heading">Requests per hour, last 24 hours (UTC)</h2>
-<ul class="legend"><li><span class="swatch positive"></span>Positive (2xx)</li><li><span class="swatch negative"></span>Negative (4xx)</li><li><span class="swatch failed"></span>Failed (5xx)</li></ul>
-{chart}{compact_chart}</section>
-<section class="card" aria-labelledby="table-heading"><h2 id="table-heading">Per endpoint</h2>
-<div class="table-wrap"><table id="endpoints"><thead><tr><th scope="col">Endpoint</th><th scope="col">Requests</th><th scope="col">Failed<small>5xx</small></th><th scope="col">Positive<small>2xx</small></th><th scope="col">Negative<small>4xx</small></th></tr></thead>
-<tbody>{rows}</tbody>
-<tfoot><tr data-function=""><th scope="row">All endpoints</th>{total}</tr></tfoot></table></div></section>
-<p class="note">Every API request is counted once by status class: positive (2xx), negative (4xx) or failed (5xx); the number of requests is their sum. A counting failure is logged and never fails the request, so under a counter-table outage counts can be lower than traffic. A client's retry is a new request and is counted again.</p>
-<p class="note">This page's own requests (the dashboard, sign-in, sign-out and metrics.json) are not counted as API traffic. Figures are all-time, with the last 24 hours below; hours are in UTC.</p>"#,
-        updated = Esc(&Utc::of(now).readable()),
-        f1 = figure(
-            "total",
-            "requests",
-            "Number of Requests",
-            all.requests(),
-            recent.requests()
-        ),
-        f2 = figure(
-            "failed",
-            "failed",
-            "Number of Failed Requests (5xx)",
-            all.failed,
-            recent.failed
-        ),
-        f3 = figure(
-            "positive",
-            "positive",
-            "Number of Positive Requests (2xx)",
-            all.positive,
-            recent.positive
-        ),
-        f4 = figure(
-            "negative",
-            "negative",
-            "Number of Negative Requests (4xx)",
-            all.negative,
-            recent.negative
-        ),
-        chart = chart::hourly(&report.hours, &chart::WIDE),
-        compact_chart = chart::hourly(&report.hours, &chart::COMPACT),
-        total = cells(all, recent),
-    );
-    page("API Dashboard · DFCU API", &session, &main)
+    page("API Dashboard · DFCU API", session(base, operator), main)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use shared::model::{NewUser, UserType};
+
     use super::*;
 
     #[test]
     fn markup_characters_are_escaped() {
         assert_eq!(
-            Esc(r#"<script>alert("x")</script> & 'y'"#).to_string(),
+            Esc(r#"<script>alert("x")</script> & 'y'"#)
+                .render()
+                .into_string(),
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
         );
-        assert_eq!(Esc("Ünïcode ok").to_string(), "Ünïcode ok");
+        assert_eq!(Esc("Ünïcode ok").render().into_string(), "Ünïcode ok");
     }
 
     #[test]
@@ -364,6 +454,53 @@ mod tests {
         assert!(!html.contains("<b>"));
         assert!(html.contains("&quot;&gt;&lt;script&gt;x()&lt;/script&gt;"));
         assert!(html.contains(r#"action="/api/login/""#));
+    }
+
+    #[test]
+    fn names_on_the_dashboard_are_escaped() {
+        let hostile = r#"<script>"&'"#;
+        let escaped = "&lt;script&gt;&quot;&amp;&#39;";
+        // No display name: the page shows the username.
+        let operator = NewUser {
+            username: hostile.into(),
+            email: "op@example.com".into(),
+            name: String::new(),
+            phone: String::new(),
+            user_type: UserType::BankAdmin,
+            customer_id: String::new(),
+            gender: None,
+            password_hash: String::new(),
+            is_verified: true,
+            admin_approved: true,
+            created_at: 0,
+        }
+        .into_user(1);
+        let endpoint = Endpoint {
+            function: hostile,
+            method: shared::Method::GET,
+            path: hostile,
+            assurance: shared::route::Assurance::Public,
+            counted: true,
+        };
+        let endpoints = [&endpoint];
+        // A function with counts that is no longer listed gets a row of its own.
+        let counted = BTreeMap::from([(format!("{hostile}old"), Tally::default())]);
+        let report = Report::new(counted, &[], 0);
+        let html = dashboard(hostile, &operator, &report, &endpoints, 0);
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains(hostile));
+        for expected in [
+            format!(r#"<strong id="operator">{escaped}</strong>"#),
+            format!(r#"<tr data-function="{escaped}"><th scope="row">"#),
+            format!(r#"<code>{escaped}</code><span class="fn">{escaped}</span>"#),
+            format!(
+                r#"<tr data-function="{escaped}old"><th scope="row"><code>{escaped}old</code>"#
+            ),
+            format!(r#"<form method="post" action="{escaped}/api/logout/">"#),
+            format!(r#"<a href="{escaped}/api/metrics.json">"#),
+        ] {
+            assert!(html.contains(&expected), "{expected} in {html}");
+        }
     }
 
     #[test]
