@@ -123,7 +123,7 @@ invoke: $(VENV)/.lambda-ready .local/jwt-secret
 	     -e "s|__ADMIN_TOKEN__|$$($(LOCAL_ENV) $(ADMIN) demo-token admin)|" events/$(FN).json > target/invoke-$(FN).json
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda invoke $(FN) --data-file target/invoke-$(FN).json
 
-## Performance budgets (DESIGN.md §10): prints the table and writes target/bench/report.md.
+## Performance budgets (ARCHITECTURE.md §10): prints the table and writes target/bench/report.md.
 bench: $(VENV)/.ready
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
 	cargo build --locked --profile perf --workspace --bins

@@ -6,7 +6,7 @@ use shared::http::{json, StatusCode};
 use shared::model::{User, UserType};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
-/// What a customer not yet approved by a Fintract admin is told (DESIGN.md §5).
+/// What a customer not yet approved by a Fintract admin is told (ARCHITECTURE.md §5).
 pub const AWAITING_APPROVAL: &str = "Account awaiting admin approval.";
 
 #[tracing::instrument(skip_all)]
@@ -21,7 +21,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             return Err(bad_request);
         }
     };
-    // The user re-read (DESIGN.md §5) and the account query do not depend on each other: one
+    // The user re-read (ARCHITECTURE.md §5) and the account query do not depend on each other: one
     // round trip for both. The account is looked at only once the user is known to be live.
     let (user, found) = tokio::join!(
         ctx.live_user(&claims),

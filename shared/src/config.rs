@@ -65,7 +65,7 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-/// The shortest HS256 secret accepted (DESIGN.md §6).
+/// The shortest HS256 secret accepted (ARCHITECTURE.md §6).
 pub const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {

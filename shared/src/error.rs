@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::store::StoreError;
 
-/// The fixed body of every 500 (DESIGN.md §4); the cause goes to the log only.
+/// The fixed body of every 500 (ARCHITECTURE.md §4); the cause goes to the log only.
 pub const INTERNAL_MESSAGE: &str = "Something went wrong. Please try again later.";
 
 type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -18,7 +18,7 @@ pub enum TokenType {
     Refresh,
 }
 
-/// The claims of both token types (DESIGN.md §6); `fam` names a refresh token's login family.
+/// The claims of both token types (ARCHITECTURE.md §6); `fam` names a refresh token's login family.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The five roles of DESIGN.md §5.
+/// The five roles of ARCHITECTURE.md §5.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserType {
@@ -91,7 +91,7 @@ pub struct User {
 }
 
 impl User {
-    /// Whether this account may hold tokens at all (DESIGN.md §5).
+    /// Whether this account may hold tokens at all (ARCHITECTURE.md §5).
     pub fn may_hold_tokens(&self) -> bool {
         self.is_active && self.is_verified
     }

@@ -1,7 +1,7 @@
 //! What the fields people type must look like: e-mail, username, phone, customer id, and the
 //! shortest password.
 
-/// The shortest password accepted at registration (DESIGN.md §6).
+/// The shortest password accepted at registration (ARCHITECTURE.md §6).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// A plausible e-mail address: one `@`, a non-empty local part, a dotted domain, no spaces.

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 const CALL_TIMEOUT: Duration = Duration::from_secs(90);
 const WAIT_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// The flags of DESIGN.md §9 / TOOLS.md, plus the pipe the driver talks on.
+/// The flags of ARCHITECTURE.md §9, plus the pipe the driver talks on.
 const FLAGS: &[&str] = &[
     "--headless",
     "--no-sandbox",

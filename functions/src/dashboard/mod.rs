@@ -1,4 +1,4 @@
-//! The API performance dashboard of the DFCU document, at `/api` (DESIGN.md §7).
+//! The API performance dashboard of the DFCU document, at `/api` (ARCHITECTURE.md §7).
 //!
 //! - `GET /api/`: the login page without a session; with one, the four figures (all-time and the
 //!   last 24 hours), a chart of requests per hour and a table per endpoint.

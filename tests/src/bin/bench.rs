@@ -1,4 +1,4 @@
-//! `make bench`: the performance budgets of DESIGN.md §10, measured on this machine and written
+//! `make bench`: the performance budgets of ARCHITECTURE.md §10, measured on this machine and written
 //! to `target/bench/report.md`. Medians of repeated runs; the cold-start budget is a ratio to a
 //! bare `lambda_runtime` echo function measured in the same run, so a noisy machine moves both.
 

@@ -1,4 +1,4 @@
-//! The dashboard in a real browser (DESIGN.md §9): Debian's headless Chromium opens `/api`, signs
+//! The dashboard in a real browser (ARCHITECTURE.md §9): Debian's headless Chromium opens `/api`, signs
 //! in as the demo operator, sees the four figures and the chart, and signs out. It runs on the
 //! embedded backend (hence its `embedded` module), and saves screenshots under `target/`.
 

@@ -1,4 +1,4 @@
-//! Every request is counted once by status class (DESIGN.md §7), and a real backend failure
+//! Every request is counted once by status class (ARCHITECTURE.md §7), and a real backend failure
 //! answers the fixed 500 body and counts as failed.
 
 use acceptance::{demo, on_both_backends, Backend, TestApp};

@@ -1,4 +1,4 @@
-//! The API performance dashboard over HTTP (DESIGN.md §7): sign-in and who may, the session
+//! The API performance dashboard over HTTP (ARCHITECTURE.md §7): sign-in and who may, the session
 //! cookie, the figures in `metrics.json` and in the page after a known mix of requests, and that
 //! the dashboard's own requests are not counted.
 

@@ -154,8 +154,9 @@ fn grants() -> BTreeSet<(String, String, String)> {
     out
 }
 
-/// The emulator matches actions only (TOOLS.md): the resources are checked here. Each action
-/// may name only the resources its service's calls in our code touch; `*` only for SMS.
+/// The emulator matches actions only, not resource ARNs (README, "Least privilege, proven"): the
+/// resources are checked here. Each action may name only the resources its service's calls in
+/// our code touch; `*` only for SMS.
 #[test]
 fn every_policy_names_only_the_resources_its_function_uses() {
     let allowed: BTreeMap<&str, &[&str]> = BTreeMap::from([

@@ -190,7 +190,7 @@ async fn bad_account_numbers_and_bodies_are_400(app: TestApp) {
     assert_eq!(a.status, 400);
 }
 
-/// DESIGN.md §10: the user re-read and the account query share one round trip. The gate lets
+/// ARCHITECTURE.md §10: the user re-read and the account query share one round trip. The gate lets
 /// either read through only while the other is in flight, so made one after the other they fail.
 async fn the_user_and_the_account_are_read_concurrently(app: TestApp) {
     let token = app.access_token(&demo::JAMES).await;

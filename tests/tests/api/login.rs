@@ -1,4 +1,4 @@
-//! Login with a one-time code by e-mail or SMS, and each attack of DESIGN.md §6 on it.
+//! Login with a one-time code by e-mail or SMS, and each attack of ARCHITECTURE.md §6 on it.
 
 use acceptance::{on_both_backends, Backend, TestApp};
 use serde_json::json;
