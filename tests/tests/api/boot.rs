@@ -155,7 +155,8 @@ async fn done(reports: &mut tokio::sync::mpsc::UnboundedReceiver<Report>) -> Out
 /// What each function's `events/<function>.json` must get back: its status and a check of its
 /// body. A function the registry lists and this table does not is still booted; it must answer
 /// its event with JSON and without a server error.
-type Expected = (&'static str, u16, fn(&Value) -> bool);
+type Holds = fn(&Value) -> bool;
+type Expected = (&'static str, u16, Holds);
 const EXPECTED: &[Expected] = &[
     ("token", 200, |b| {
         b["access"].is_string() && b["refresh"].is_string()
@@ -206,7 +207,7 @@ const EXPECTED: &[Expected] = &[
     ("dashboard", 401, |b| b["error"].is_string()),
 ];
 
-fn expected(function: &str) -> Option<(u16, fn(&Value) -> bool)> {
+fn expected(function: &str) -> Option<(u16, Holds)> {
     EXPECTED
         .iter()
         .find(|(name, _, _)| *name == function)
