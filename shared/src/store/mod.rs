@@ -2,8 +2,10 @@
 //! that behave the same (the contract suite in `tests/` runs on both).
 
 pub mod dynamo;
-pub mod schema;
 pub mod sqlite;
+
+/// The DynamoDB table definitions, kept at this path for the crates that create the tables.
+pub use dynamo::schema;
 
 use std::collections::BTreeMap;
 

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// A global secondary index (string keys, all attributes projected).
 #[derive(Debug)]
@@ -40,7 +40,9 @@ pub const MAIN_TABLE: TableDef = TableDef {
     ttl_attribute: Some("ttl"),
 };
 
-/// Request counters: partition per hour, one item per function and shard.
+/// Request counters: one partition per UTC day (pk `D#<day>`, the day being the hours since the
+/// Unix epoch divided by 24), holding one item per hour, function and shard (sk
+/// `<hour, 10 digits>#<function>#<shard>`).
 pub const COUNTER_TABLE: TableDef = TableDef {
     logical_id: "CounterTable",
     hash: "pk",

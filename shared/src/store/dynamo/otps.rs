@@ -1,0 +1,70 @@
+//! [`OtpStore`] on DynamoDB: the one-time code of a user's latest login attempt (`OTP#<user>`).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use super::{conditional, keyed, n, number, s, string, DynamoStore};
+use crate::store::{OtpRecord, OtpStore, StoreError};
+
+#[async_trait]
+impl OtpStore for DynamoStore {
+    async fn put_otp(&self, o: &OtpRecord) -> Result<(), StoreError> {
+        self.put_item(keyed(
+            format!("OTP#{}", o.user_id),
+            "OTP",
+            HashMap::from([
+                ("attempt_id".to_string(), s(o.attempt_id.clone())),
+                ("code_hash".to_string(), s(o.code_hash.clone())),
+                ("expires_at".to_string(), n(o.expires_at)),
+                ("tries_left".to_string(), n(o.tries_left)),
+                ("ttl".to_string(), n(o.expires_at)),
+            ]),
+        ))
+        .await
+    }
+
+    async fn otp(&self, user_id: u64) -> Result<Option<OtpRecord>, StoreError> {
+        let Some(item) = self.get(format!("OTP#{user_id}"), "OTP").await? else {
+            return Ok(None);
+        };
+        Ok(Some(OtpRecord {
+            user_id,
+            attempt_id: string(&item, "attempt_id")?,
+            code_hash: string(&item, "code_hash")?,
+            expires_at: number(&item, "expires_at")?,
+            tries_left: number(&item, "tries_left")?.max(0) as u32,
+        }))
+    }
+
+    async fn take_otp(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("OTP#{user_id}")))
+            .key("sk", s("OTP"))
+            .condition_expression("attempt_id = :a")
+            .expression_attribute_values(":a", s(attempt_id))
+            .send()
+            .await;
+        conditional(result, "DeleteItem")
+    }
+
+    async fn spend_otp_try(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("OTP#{user_id}")))
+            .key("sk", s("OTP"))
+            .update_expression("SET tries_left = tries_left - :one")
+            .condition_expression("attempt_id = :a AND tries_left > :zero")
+            .expression_attribute_values(":a", s(attempt_id))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        conditional(result, "UpdateItem")
+    }
+}

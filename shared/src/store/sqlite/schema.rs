@@ -1,0 +1,226 @@
+//! The SQLite schema, created on open where missing, and the in-place migration of databases
+//! made by earlier versions (run on every open; it does nothing once done).
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    username_key TEXT NOT NULL UNIQUE,
+    email_key TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_by_customer ON users (customer_id);
+CREATE TABLE IF NOT EXISTS customer_links (
+    customer_id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    account_number TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    customer_name TEXT NOT NULL,
+    balance INTEGER NOT NULL,
+    currency TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accounts_by_customer ON accounts (customer_id, account_number);
+CREATE TABLE IF NOT EXISTS loans (
+    account_number TEXT NOT NULL,
+    loan_id TEXT NOT NULL,
+    disbursement_date TEXT NOT NULL,
+    principal INTEGER NOT NULL,
+    outstanding_amount INTEGER NOT NULL,
+    PRIMARY KEY (account_number, loan_id)
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    jti TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    family TEXT NOT NULL,
+    spent INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revoked_families (
+    family TEXT PRIMARY KEY,
+    revoked_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refresh_tokens_by_user ON refresh_tokens (user_id);
+CREATE TABLE IF NOT EXISTS otps (
+    user_id INTEGER PRIMARY KEY,
+    attempt_id TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    tries_left INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verifications (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verifications_by_user ON verifications (user_id);
+CREATE TABLE IF NOT EXISTS throttles (
+    key TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    hits INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (key, window_start)
+);
+CREATE INDEX IF NOT EXISTS throttles_by_expiry ON throttles (expires_at);
+CREATE TABLE IF NOT EXISTS counters (
+    hour INTEGER NOT NULL,
+    function TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    positive INTEGER NOT NULL DEFAULT 0,
+    negative INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (hour, function, shard)
+);
+";
+
+/// Databases made before customer ids became claims had `users.customer_id` UNIQUE, one account
+/// per id from registration on. The table is rebuilt without that (in one transaction), and the
+/// approved customers' ids become their links.
+pub(super) fn migrate_customer_claims(conn: &mut Connection) -> rusqlite::Result<()> {
+    let users: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !users.contains("customer_id TEXT NOT NULL UNIQUE") {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Dropping the table drops its AUTOINCREMENT high-water mark: without it the id of the last
+    // deleted user would be given again, and that user's unexpired tokens would name the new one.
+    let high: Option<i64> = tx
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'users'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    tx.execute_batch(
+        "CREATE TABLE users_v2 (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             username_key TEXT NOT NULL UNIQUE,
+             email_key TEXT NOT NULL UNIQUE,
+             customer_id TEXT NOT NULL,
+             data TEXT NOT NULL
+         );
+         INSERT INTO users_v2 (id, username_key, email_key, customer_id, data)
+             SELECT id, username_key, email_key, customer_id, data FROM users;
+         DROP TABLE users;
+         ALTER TABLE users_v2 RENAME TO users;
+         CREATE INDEX IF NOT EXISTS users_by_customer ON users (customer_id);
+         INSERT OR IGNORE INTO customer_links (customer_id, user_id)
+             SELECT customer_id, id FROM users
+             WHERE json_extract(data, '$.user_type') = 'CUSTOMER'
+               AND json_extract(data, '$.admin_approved') = 1;",
+    )?;
+    if let Some(high) = high {
+        tx.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'users'",
+            [high],
+        )?;
+        tx.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT 'users', ?1
+             WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'users')",
+            [high],
+        )?;
+    }
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rusqlite::params;
+
+    use super::*;
+    use crate::model::{NewUser, UserType};
+    use crate::store::sqlite::users::encode_user;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{Taken, UserStore};
+
+    fn user(username: &str, customer_id: &str, approved: bool) -> NewUser {
+        NewUser {
+            username: username.into(),
+            email: format!("{username}@example.com"),
+            name: username.into(),
+            phone: "+256700000001".into(),
+            user_type: UserType::Customer,
+            customer_id: customer_id.into(),
+            gender: None,
+            password_hash: "x".into(),
+            is_verified: true,
+            admin_approved: approved,
+            created_at: 1,
+        }
+    }
+
+    /// A database of the previous design (`customer_id` UNIQUE from registration on) opens with
+    /// its users kept, the approved customer's id bound, and ids continuing where they were.
+    #[tokio::test]
+    async fn a_database_of_the_previous_design_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE users (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     username_key TEXT NOT NULL UNIQUE,
+                     email_key TEXT NOT NULL UNIQUE,
+                     customer_id TEXT NOT NULL UNIQUE,
+                     data TEXT NOT NULL
+                 );",
+            )
+            .unwrap();
+            // User 3 existed and was deleted: its id must not be given again.
+            old.execute_batch("INSERT INTO sqlite_sequence (name, seq) VALUES ('users', 3)")
+                .unwrap();
+            for (i, new) in [user("bound", "C1", true), user("pending", "C2", false)]
+                .into_iter()
+                .enumerate()
+            {
+                let u = new.into_user(i as u64 + 1);
+                old.execute(
+                    "INSERT INTO users (id, username_key, email_key, customer_id, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        u.id as i64,
+                        u.username,
+                        u.email,
+                        u.customer_id,
+                        encode_user(&u)
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path, Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            store.user_by_customer_id("C1").await.unwrap().unwrap().id,
+            1
+        );
+        assert!(store.user_by_customer_id("C2").await.unwrap().is_none());
+        // A second claim of the pending id is now allowed; the bound id stays one account's.
+        let second = store
+            .create_user(user("second", "C2", false))
+            .await
+            .unwrap();
+        assert_eq!(
+            second.unwrap().id,
+            4,
+            "the deleted user's id 3 is not given again"
+        );
+        assert_eq!(store.claimants("C2").await.unwrap().len(), 2);
+        let squat = store.create_user(user("squat", "C1", true)).await.unwrap();
+        assert_eq!(squat.unwrap_err(), Taken::CustomerId);
+        // Opening again changes nothing.
+        drop(store);
+        let again = SqliteStore::open(&path, Duration::from_secs(1)).unwrap();
+        assert_eq!(again.claimants("C2").await.unwrap().len(), 2);
+    }
+}
