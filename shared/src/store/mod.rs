@@ -183,7 +183,7 @@ pub trait TokenStore: Send + Sync {
     ) -> Result<Rotation, StoreError>;
 }
 
-/// How a response counts on the dashboard (DESIGN.md §7).
+/// How a response counts on the dashboard (ARCHITECTURE.md §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatusClass {
     Positive,
@@ -232,7 +232,7 @@ impl CounterRow {
     }
 }
 
-/// Counts by status class; the requests are their sum (DESIGN.md §7).
+/// Counts by status class; the requests are their sum (ARCHITECTURE.md §7).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     pub positive: u64,

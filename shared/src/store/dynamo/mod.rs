@@ -1,4 +1,4 @@
-//! The DynamoDB adapter (single-table design of DESIGN.md §8).
+//! The DynamoDB adapter (single-table design of ARCHITECTURE.md §8).
 //!
 //! | pk | sk | what |
 //! |---|---|---|

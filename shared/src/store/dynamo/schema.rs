@@ -27,7 +27,7 @@ pub struct TableDef {
     pub ttl_attribute: Option<&'static str>,
 }
 
-/// Users, claims, accounts with their loans, refresh tokens (DESIGN.md §8).
+/// Users, claims, accounts with their loans, refresh tokens (ARCHITECTURE.md §8).
 pub const MAIN_TABLE: TableDef = TableDef {
     logical_id: "MainTable",
     hash: "pk",
