@@ -120,6 +120,24 @@ pub struct NewUser {
 }
 
 impl NewUser {
+    /// A verified, approved account of `user_type` named `username`, for tests.
+    #[cfg(any(test, feature = "fixtures"))]
+    pub fn sample(username: &str, user_type: UserType) -> Self {
+        NewUser {
+            username: username.into(),
+            email: "sample@example.com".into(),
+            name: String::new(),
+            phone: String::new(),
+            user_type,
+            customer_id: String::new(),
+            gender: None,
+            password_hash: String::new(),
+            is_verified: true,
+            admin_approved: true,
+            created_at: 0,
+        }
+    }
+
     pub fn into_user(self, id: u64) -> User {
         User {
             id,

@@ -461,20 +461,7 @@ mod tests {
         let hostile = r#"<script>"&'"#;
         let escaped = "&lt;script&gt;&quot;&amp;&#39;";
         // No display name: the page shows the username.
-        let operator = NewUser {
-            username: hostile.into(),
-            email: "op@example.com".into(),
-            name: String::new(),
-            phone: String::new(),
-            user_type: UserType::BankAdmin,
-            customer_id: String::new(),
-            gender: None,
-            password_hash: String::new(),
-            is_verified: true,
-            admin_approved: true,
-            created_at: 0,
-        }
-        .into_user(1);
+        let operator = NewUser::sample(hostile, UserType::BankAdmin).into_user(1);
         let endpoint = Endpoint {
             function: hostile,
             method: shared::Method::GET,

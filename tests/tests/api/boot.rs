@@ -225,10 +225,14 @@ fn check(function: &str, status: u16, body: &Value) {
     }
 }
 
-/// Every function of the registry booted on the embedded backend with its event, a few at a time.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_function_of_the_registry_boots_and_answers_its_event() {
+/// Boots every function of the registry with `boot`, a few at a time, and checks each answer.
+async fn boot_every_function<F, Fut>(boot: F)
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: std::future::Future<Output = (u16, Value)>,
+{
     use futures::StreamExt;
+    let boot = &boot;
     let answers: Vec<_> = futures::stream::iter(functions::FUNCTIONS)
         .map(|f| async move { (*f, boot(f).await) })
         .buffered(4)
@@ -238,6 +242,12 @@ async fn every_function_of_the_registry_boots_and_answers_its_event() {
     for (function, (status, body)) in answers {
         check(function, status, &body);
     }
+}
+
+/// Every function of the registry booted on the embedded backend with its event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_function_of_the_registry_boots_and_answers_its_event() {
+    boot_every_function(boot).await;
 }
 
 #[test]
@@ -255,16 +265,7 @@ mod iam {
     /// the identity of its own policy, with its key from Secrets Manager.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_function_of_the_registry_boots_and_answers_its_event() {
-        use futures::StreamExt;
-        let answers: Vec<_> = futures::stream::iter(functions::FUNCTIONS)
-            .map(|f| async move { (*f, boot_on_aws(f).await) })
-            .buffered(4)
-            .collect()
-            .await;
-        assert_eq!(answers.len(), functions::FUNCTIONS.len());
-        for (function, (status, body)) in answers {
-            check(function, status, &body);
-        }
+        boot_every_function(boot_on_aws).await;
     }
 }
 
