@@ -98,7 +98,7 @@ $(VENV)/.lambda-ready: $(VENV)/.ready
 
 ## target/lambda/<fn>/bootstrap for every function: release, arm64 (provided.al2023).
 build: $(VENV)/.lambda-ready
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --arm64 -p functions $(addprefix --bin ,$(FUNCTIONS))
 
 ## Zipped artifacts and their sizes (the 5 MB budget).
 zip: build

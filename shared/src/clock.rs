@@ -23,6 +23,13 @@ impl Clock {
     }
 }
 
+impl crate::Ctx {
+    /// Now, by the configuration's clock: what every expiry is judged by.
+    pub fn now(&self) -> i64 {
+        self.config.clock.now()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //!
 //! | module | what it adds to `Ctx` |
 //! |---|---|
+//! | `clock` | `now`: the time every expiry is judged by |
 //! | `auth` | issuing and rotating token pairs; `authenticate`, `verify_access`, `live_user` |
 //! | `otp` | issuing and redeeming sign-in codes |
 //! | `roles` | who may act on whom; the last-Fintract-admin guard |
@@ -94,11 +95,6 @@ pub fn sdk_retries() -> RetryConfig {
 }
 
 impl Ctx {
-    /// Now, by the configuration's clock: what every expiry is judged by.
-    pub fn now(&self) -> i64 {
-        self.config.clock.now()
-    }
-
     /// Reads the environment and builds the adapters it names (the Lambda cold start path).
     pub async fn from_env() -> Result<Self, InitError> {
         let config = Config::from_env()?;

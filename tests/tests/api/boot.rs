@@ -1,5 +1,5 @@
 //! Every function binary booted as a real process against a local Lambda Runtime API (written
-//! here) and fed its `events/<function>.json`: proves `main.rs` wiring, configuration loading and
+//! here) and fed its `events/<function>.json`: proves each binary's wiring (`functions/src/bin/<function>.rs`), configuration loading and
 //! the API Gateway v2 event format, which handler tests skip.
 
 use std::path::PathBuf;
@@ -221,7 +221,10 @@ fn check(function: &str, status: u16, body: &Value) {
             assert_eq!(status, want, "{function}: {body}");
             assert!(holds(body), "{function}: {body}");
         }
-        None => assert!(status < 500, "{function}: {status} {body}"),
+        None => {
+            eprintln!("{function}: no expected answer listed; held to a JSON answer below 500");
+            assert!(status < 500, "{function}: {status} {body}");
+        }
     }
 }
 
