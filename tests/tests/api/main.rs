@@ -13,6 +13,7 @@ mod deploy;
 mod faults;
 mod hygiene_mail;
 mod loans;
+mod local_tools;
 mod login;
 mod profile;
 mod refresh;
