@@ -1,12 +1,15 @@
 //! `PATCH /auth/update/usr/{id}/`: partial profile update for that user, or an admin the role
 //! table (`shared::roles`) lets act on them. Role, approval and verification flags are never
 //! writable here; `is_active` only by an admin acting on someone else.
-//! A new e-mail address takes effect only once its verification link is opened.
+//! A new e-mail address takes effect only once its verification link is opened. Its link is
+//! mailed once per change: the same pending address again, or the current one, sends nothing,
+//! and a change past the mail budget (`shared::verification`) is refused before anything is
+//! written.
 
 use serde_json::{json, Value};
 use shared::fields::Fields;
 use shared::http::{body_object, json, path_id, StatusCode};
-use shared::model::User;
+use shared::model::{unique_key, User};
 use shared::roles::{allowed, refused, Action};
 use shared::users::taken_message;
 use shared::validate::{is_username, normalize_phone};
@@ -64,10 +67,12 @@ impl Editable {
     }
 
     /// Writes `value` into `user`. A new e-mail address is only pending until its link is
-    /// opened: it is returned, to be mailed.
+    /// opened: it is returned, to be mailed. The current address cancels a pending one, and the
+    /// pending one again changes nothing (its link is already on its way): neither is mailed.
     fn apply(self, user: &mut User, value: String) -> Option<String> {
         match self {
-            Editable::Email if value == user.email => user.pending_email = None,
+            Editable::Email if same_address(&value, &user.email) => user.pending_email = None,
+            Editable::Email if !is_new_address(user, &value) => {}
             Editable::Email => {
                 user.pending_email = Some(value.clone());
                 return Some(value);
@@ -82,6 +87,21 @@ impl Editable {
         }
         None
     }
+}
+
+/// Whether two e-mail addresses are one, as the uniqueness claims see them.
+fn same_address(a: &str, b: &str) -> bool {
+    unique_key(a) == unique_key(b)
+}
+
+/// Whether `email` would be a change of `user`'s address, and so mailed: neither the current
+/// address nor the one already pending.
+fn is_new_address(user: &User, email: &str) -> bool {
+    !same_address(email, &user.email)
+        && !user
+            .pending_email
+            .as_deref()
+            .is_some_and(|pending| same_address(pending, email))
 }
 
 #[derive(Default)]
@@ -191,6 +211,10 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             return Err(ApiError::invalid_fields(fields));
         }
     }
+    // Spent before the write, so that past the budget nothing is written and nothing sent.
+    if let Some(email) = new_email.as_deref().filter(|e| is_new_address(&target, e)) {
+        ctx.budget_verification_mail(&req, id, email).await?;
+    }
     let mut pending = None;
     ctx.modify_user(id, |user| {
         pending = None;
@@ -257,5 +281,29 @@ mod tests {
             assert_eq!(changed, [field.name()], "{field:?}");
             assert_eq!(pending.is_some(), field == Editable::Email, "{field:?}");
         }
+    }
+
+    #[test]
+    fn only_a_new_address_is_mailed() {
+        let mut user =
+            shared::model::NewUser::sample("mover", shared::model::UserType::Customer).into_user(1);
+        let current = user.email.clone();
+        let apply = |user: &mut User, value: &str| Editable::Email.apply(user, value.into());
+        assert_eq!(apply(&mut user, &current), None);
+        assert_eq!(apply(&mut user, &current.to_uppercase()), None);
+        assert_eq!(user.pending_email, None);
+        assert_eq!(
+            apply(&mut user, "new@example.org").as_deref(),
+            Some("new@example.org")
+        );
+        assert_eq!(apply(&mut user, "new@example.org"), None, "already pending");
+        assert_eq!(apply(&mut user, "NEW@example.org"), None, "already pending");
+        assert_eq!(user.pending_email.as_deref(), Some("new@example.org"));
+        assert_eq!(
+            apply(&mut user, "other@example.org").as_deref(),
+            Some("other@example.org")
+        );
+        assert_eq!(apply(&mut user, &current), None, "back to the current one");
+        assert_eq!(user.pending_email, None);
     }
 }

@@ -3,9 +3,11 @@
 //! the acceptance suite starts it on both.
 
 pub mod admin;
+pub mod body;
 pub mod demo;
 pub mod docs;
 pub mod import;
+pub mod loopback;
 pub mod server;
 
 pub use functions::routes;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -20,8 +20,10 @@ use shared::http::StatusCode;
 use shared::{Ctx, Route};
 use tokio::net::TcpListener;
 
-/// API Gateway's payload limit: larger bodies are refused before they are read whole.
-pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+use crate::body::{self, Refused};
+use crate::loopback;
+
+pub use crate::body::MAX_BODY_BYTES;
 
 struct Gateway {
     ctx: Arc<Ctx>,
@@ -97,6 +99,14 @@ pub async fn spawn(
     Ok((local, tokio::spawn(serve(ctx, listener))))
 }
 
+/// Where a request goes once its method, path and headers are known.
+enum Dispatch<'g> {
+    /// To this registry route, with these path parameters: its body is read.
+    Route(&'g Route, HashMap<String, String>),
+    /// The gateway answers itself, without the body.
+    Answer(hyper::Response<Full<Bytes>>),
+}
+
 fn gateway_error(status: StatusCode, message: &str) -> hyper::Response<Full<Bytes>> {
     let mut r = hyper::Response::new(Full::new(Bytes::from(
         json!({ "error": message }).to_string(),
@@ -131,62 +141,33 @@ impl Gateway {
         req: hyper::Request<Incoming>,
         peer: SocketAddr,
     ) -> hyper::Response<Full<Bytes>> {
-        if req.uri().path().trim_end_matches('/') == "/_local/outbox"
-            && req.method() == http::Method::GET
-        {
-            return self.outbox(req.uri().query());
-        }
-        if let Some(page) = crate::docs::serve(req.method(), req.uri().path()) {
-            return page;
-        }
-        if let Some(key) = req.uri().path().strip_prefix("/_local/blobs/") {
-            if req.method() == http::Method::GET {
-                return self.blob(key, req.uri().query());
-            }
-        }
-        let (route, params) = match crate::match_route(&self.routes, req.method(), req.uri().path())
-        {
-            Ok(found) => found,
-            Err(true) => {
-                let mut r = gateway_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
-                let allow = shared::route::allowed_methods(&self.routes, req.uri().path());
-                if let Ok(v) = http::HeaderValue::from_str(&allow) {
-                    r.headers_mut().insert(http::header::ALLOW, v);
-                }
-                return r;
-            }
-
-            Err(false) => return gateway_error(StatusCode::NOT_FOUND, "Not found."),
-        };
-        let declared = req
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return gateway_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "The request body is too large.",
-            );
-        }
         let (parts, body) = req.into_parts();
-        let bytes = match tokio::time::timeout(
-            self.ctx.config.request_body_timeout,
-            Limited::new(body, MAX_BODY_BYTES).collect(),
-        )
-        .await
-        {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(_)) => {
+        let deadline = Instant::now() + self.ctx.config.request_body_timeout;
+        let (route, params) = match self.dispatch(&parts) {
+            Dispatch::Route(route, params) => (route, params),
+            Dispatch::Answer(answer) => {
+                body::discard(body, &parts.headers, deadline).await;
+                return answer;
+            }
+        };
+        let bytes = match body::read(body, &parts.headers, deadline).await {
+            Ok(bytes) => bytes,
+            Err(Refused::TooLarge) => {
                 return gateway_error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "The request body is too large.",
                 )
             }
-            Err(_) => {
+            Err(Refused::TooSlow) => {
                 return gateway_error(
                     StatusCode::REQUEST_TIMEOUT,
                     "The request body took too long.",
+                )
+            }
+            Err(Refused::Unreadable) => {
+                return gateway_error(
+                    StatusCode::BAD_REQUEST,
+                    "The request body could not be read.",
                 )
             }
         };
@@ -201,6 +182,67 @@ impl Gateway {
             _ => Bytes::new(),
         };
         hyper::Response::from_parts(parts, Full::new(bytes))
+    }
+
+    /// The answer of a local tool (`/_local/…`, `/docs`, `/openapi.yaml`) when the request is for
+    /// one: 421 unless it was made under a loopback name (or the configured one), see
+    /// [`crate::loopback`].
+    fn local_tool(&self, parts: &http::request::Parts) -> Option<hyper::Response<Full<Bytes>>> {
+        let path = parts.uri.path();
+        if !loopback::is_local_tool(path) {
+            return None;
+        }
+        if !self.named_locally(parts) {
+            return Some(gateway_error(
+                StatusCode::MISDIRECTED_REQUEST,
+                loopback::NOT_LOCAL,
+            ));
+        }
+        if path.trim_end_matches('/') == "/_local/outbox" && parts.method == http::Method::GET {
+            return Some(self.outbox(parts.uri.query()));
+        }
+        if let Some(page) = crate::docs::serve(&parts.method, path) {
+            return Some(page);
+        }
+        match path.strip_prefix("/_local/blobs/") {
+            Some(key) if parts.method == http::Method::GET => {
+                Some(self.blob(key, parts.uri.query()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the request names this machine: by the request target's authority when it has
+    /// one (which then overrides `Host`), else by its one `Host` header.
+    fn named_locally(&self, parts: &http::request::Parts) -> bool {
+        let mut hosts = parts.headers.get_all(http::header::HOST).iter();
+        let authority = match (parts.uri.authority(), hosts.next(), hosts.next()) {
+            (Some(authority), _, _) => authority.as_str(),
+            (None, Some(host), None) => host.to_str().unwrap_or(""),
+            _ => return false,
+        };
+        loopback::is_loopback_authority(authority)
+            || loopback::authority_is(authority, &self.domain)
+    }
+
+    /// Where the request goes: a local tool's answer, a registry route, or 404 or 405 (with
+    /// `Allow`).
+    fn dispatch(&self, parts: &http::request::Parts) -> Dispatch<'_> {
+        if let Some(answer) = self.local_tool(parts) {
+            return Dispatch::Answer(answer);
+        }
+        match crate::match_route(&self.routes, &parts.method, parts.uri.path()) {
+            Ok((route, params)) => Dispatch::Route(route, params),
+            Err(true) => {
+                let mut r = gateway_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
+                let allow = shared::route::allowed_methods(&self.routes, parts.uri.path());
+                if let Ok(v) = http::HeaderValue::from_str(&allow) {
+                    r.headers_mut().insert(http::header::ALLOW, v);
+                }
+                Dispatch::Answer(r)
+            }
+            Err(false) => Dispatch::Answer(gateway_error(StatusCode::NOT_FOUND, "Not found.")),
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! `make run`: every route on http://127.0.0.1:3000, embedded backend, demo data.
+//! `make run`: every route on http://127.0.0.1:3000, embedded backend, demo data. It listens on
+//! loopback unless `BIND_ADDRESS` names another address.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -23,6 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if config.jwt_secret.is_none() && (embedded || config.jwt_secret_arn.is_none()) {
         config.jwt_secret = Some(local_secret(Path::new(".local/jwt-secret"))?);
     }
+    let bind = local::loopback::bind_address(std::env::var("BIND_ADDRESS").ok().as_deref())?;
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -39,11 +41,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The demo operator's password is below the policy: it may exist on this machine only,
     // never in tables that could be a deployment's.
     let seeded = embedded && local::demo::seed(&ctx).await?;
-    let (addr, server) = local::spawn(ctx, SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let (addr, server) = local::spawn(ctx, SocketAddr::new(bind, port)).await?;
     println!(
         "\nDFCU & Fintract API on http://{addr}{}",
         if seeded { " (demo data seeded)" } else { "" }
     );
+    if !bind.is_loopback() {
+        println!(
+            "  BIND_ADDRESS={bind}: reachable beyond this machine. The local tools answer only to \
+             loopback names, which stops browsers, not other clients: /_local/outbox holds every \
+             sign-in code"
+        );
+    }
     println!("  try every endpoint in the browser: http://{addr}/docs (contract: /openapi.yaml)");
     println!("  dashboard: http://{addr}/api");
     if embedded {

@@ -223,7 +223,8 @@ mod embedded {
         );
         assert!(started.elapsed() < Duration::from_secs(5));
 
-        // Chunked, no length: refused once past 10 MB, not buffered to the end.
+        // Chunked, no length: refused once past 10 MB, not buffered to the end (the gateway reads
+        // and drops up to 32 MiB so that the client can read the 413, then closes).
         let chunk = bytes::Bytes::from(vec![b' '; 1 << 20]);
         let stream =
             futures::stream::iter((0..64).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
