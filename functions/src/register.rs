@@ -1,14 +1,15 @@
 //! `POST /auth/register/`: creates a user (CUSTOMER or DEVELOPER by themselves; other types only
 //! by a FINTRACT_ADMIN) and mails a verification link. E-mail and username are claimed in one
 //! transaction with the user; a bank customer id given here is only a claim, bound to one
-//! account when a Fintract admin approves it, so nobody can squat it.
+//! account when a Fintract admin approves it, so nobody can squat it. The username must keep to
+//! one script and is unique under its confusable skeleton; a password easy to guess is refused.
 
 use shared::fields::Fields;
 use shared::http::{json, StatusCode};
 use shared::model::{Gender, NewUser, UserType};
 use shared::store::Taken;
 use shared::users::{new_customer_id, taken_message};
-use shared::validate::{is_customer_id, is_username, normalize_phone};
+use shared::validate::{is_customer_id, normalize_phone, username_problem};
 use shared::views::registered;
 use shared::{password, ApiError, ApiResult, Body, Ctx, Request, Response};
 
@@ -25,11 +26,10 @@ fn parse(req: &Request, now: i64) -> ApiResult<Registration> {
     let mut f = Fields::from_request(req)?;
     let email = f.email("email", true).unwrap_or_default();
     let username = f.required_str("username", 150);
-    if !username.is_empty() && !is_username(&username) {
-        f.problem(
-            "username",
-            "Use 3 to 150 letters, digits and @ . + - _ only.",
-        );
+    if !username.is_empty() {
+        if let Some(problem) = username_problem(&username) {
+            f.problem("username", problem);
+        }
     }
     let name = f.optional_str("name", 150).unwrap_or_default();
     let user_type = match f.optional_str("user_type", 32).filter(|s| !s.is_empty()) {
@@ -73,6 +73,8 @@ fn parse(req: &Request, now: i64) -> ApiResult<Registration> {
             None
         }
     };
+    // Last, once everything else is right: the estimator is the costly check.
+    f.refuse_guessable_password("password", &password, &[&username, &email, &name, &phone]);
     f.finish()?;
     Ok(Registration {
         customer_id_given: customer_id.is_some(),

@@ -15,7 +15,8 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let username = fields.required_str("username", 150);
     let password = fields.required_secret("password", 4 * MAX_PASSWORD_CHARS);
     fields.finish()?;
-    ctx.throttle("token", &shared::model::unique_key(&username), 10, 900)
+    // Per account: look-alikes of a name find the same account, so they share its budget.
+    ctx.throttle("token", &shared::model::username_key(&username), 10, 900)
         .await?;
 
     let user = ctx

@@ -12,7 +12,7 @@ use shared::http::{body_object, json, path_id, StatusCode};
 use shared::model::{unique_key, User};
 use shared::roles::{allowed, refused, Action};
 use shared::users::taken_message;
-use shared::validate::{is_username, normalize_phone};
+use shared::validate::{normalize_phone, username_problem};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 /// A profile field the owner may change here; blank means "leave as it is", as in the seed's
@@ -134,10 +134,13 @@ fn parse(req: &Request, admin: bool) -> ApiResult<Changes> {
                 Some(v) => v,
                 None => continue,
             },
-            Editable::Username if !is_username(&value) => {
-                f.problem(name, "Use 3 to 150 letters, digits and @ . + - _ only.");
-                continue;
-            }
+            Editable::Username => match username_problem(&value) {
+                Some(problem) => {
+                    f.problem(name, problem);
+                    continue;
+                }
+                None => value,
+            },
             Editable::Phone => match normalize_phone(&value) {
                 Some(v) => v,
                 None => {
@@ -148,8 +151,7 @@ fn parse(req: &Request, admin: bool) -> ApiResult<Changes> {
                     continue;
                 }
             },
-            Editable::Username
-            | Editable::Name
+            Editable::Name
             | Editable::Country
             | Editable::Citizenship
             | Editable::NationalId

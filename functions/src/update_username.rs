@@ -3,7 +3,7 @@
 use serde_json::json;
 use shared::fields::Fields;
 use shared::http::{json, StatusCode};
-use shared::validate::is_username;
+use shared::validate::username_problem;
 use shared::{ApiResult, Body, Ctx, Request, Response};
 
 #[tracing::instrument(skip_all)]
@@ -11,11 +11,10 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let caller = ctx.authenticate(&req).await?;
     let mut f = Fields::from_request(&req)?;
     let username = f.required_str("username", 150);
-    if !username.is_empty() && !is_username(&username) {
-        f.problem(
-            "username",
-            "Use 3 to 150 letters, digits and @ . + - _ only.",
-        );
+    if !username.is_empty() {
+        if let Some(problem) = username_problem(&username) {
+            f.problem("username", problem);
+        }
     }
     let name = f.required_str("name", 150);
     f.finish()?;

@@ -3,7 +3,7 @@
 
 use shared::model::{NewUser, User, UserType};
 use shared::store::schema::{COUNTER_TABLE, MAIN_TABLE};
-use shared::validate::{is_email, is_username, normalize_phone, MIN_PASSWORD_CHARS};
+use shared::validate::{is_email, normalize_phone, username_problem, MIN_PASSWORD_CHARS};
 use shared::{password, Ctx};
 
 /// What an operator supplies for a new admin.
@@ -15,10 +15,11 @@ pub struct AdminRequest {
     pub password: String,
 }
 
-/// Creates a verified FINTRACT_ADMIN, refusing weak or malformed input and taken names.
+/// Creates a verified FINTRACT_ADMIN, refusing weak or malformed input (a guessable password, a
+/// username that mixes scripts) and taken names.
 pub async fn create_admin(ctx: &Ctx, r: AdminRequest) -> Result<User, String> {
-    if !is_username(&r.username) {
-        return Err("username: use 3 to 150 letters, digits and @ . + - _".into());
+    if let Some(problem) = username_problem(&r.username) {
+        return Err(format!("username: {problem}"));
     }
     if !is_email(&r.email) {
         return Err("email: not a valid address".into());
@@ -26,6 +27,11 @@ pub async fn create_admin(ctx: &Ctx, r: AdminRequest) -> Result<User, String> {
     let chars = r.password.chars().count();
     if !(MIN_PASSWORD_CHARS.max(12)..=password::MAX_PASSWORD_CHARS).contains(&chars) {
         return Err("password: an admin password needs 12 to 128 characters".into());
+    }
+    // The same estimator as registration, last: it is the costly check.
+    let context = [&r.username, &r.email, &r.name, &r.phone].map(String::as_str);
+    if let Some(why) = shared::strength::weakness(&r.password, &context) {
+        return Err(format!("password: {why}"));
     }
     let phone = if r.phone.is_empty() {
         String::new()

@@ -99,6 +99,47 @@ fn weak_or_missing_input_is_refused_with_a_reason() {
     assert!(String::from_utf8_lossy(&usage.stderr).contains("usage"));
 }
 
+/// An operator's admin is held to the registration rules too: a guessable password (one built
+/// from the admin's own name included) and a username mixing scripts are refused, and nothing
+/// is created.
+#[test]
+fn a_guessable_password_or_a_mixed_script_username_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("api.db");
+    let create = |username: &str, password: &str| {
+        let args = [
+            "create-admin",
+            "--username",
+            username,
+            "--email",
+            "ops@bank.example",
+        ];
+        run(&db, &args, &format!("{password}\n"))
+    };
+    for (password, why) in [
+        ("password123456", "common"),
+        ("Opsadmin12345", "built from your username"),
+    ] {
+        let out = create("opsadmin", password);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("password: This password is too easy to guess.")
+                && stderr.contains(why),
+            "{password}: {stderr}"
+        );
+    }
+    let out = create("\u{43e}psadmin", "a long admin password");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one script"));
+    let out = create("opsadmin", "a long admin password");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test]
 async fn import_validates_everything_first_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,5 +1,6 @@
 //! Typed access to a request body's fields, gathering every problem into one 400 instead of
-//! failing on the first; and the fields with rules of their own (e-mail, new password).
+//! failing on the first; and the fields with rules of their own (e-mail, new password and how
+//! guessable it is).
 
 use std::collections::BTreeMap;
 
@@ -158,6 +159,19 @@ impl Fields {
             self.problem(confirmation, "The two passwords do not match.");
         }
         password
+    }
+
+    /// Refuses `password` (the field `name`) when it is too easy to guess for someone who gave
+    /// `context` (username, e-mail, name, phone), saying why ([`crate::strength`]). The
+    /// estimator costs CPU, so it runs only once every other check has passed: a request with
+    /// any other problem is answered without it.
+    pub fn refuse_guessable_password(&mut self, name: &str, password: &str, context: &[&str]) {
+        if !self.problems.is_empty() {
+            return;
+        }
+        if let Some(why) = crate::strength::weakness(password, context) {
+            self.problem(name, &why);
+        }
     }
 }
 

@@ -25,6 +25,7 @@ pub mod password;
 pub mod roles;
 pub mod route;
 pub mod store;
+pub mod strength;
 pub mod throttle;
 pub mod upload;
 pub mod users;

@@ -194,14 +194,68 @@ pub struct AccountWithLoans {
     pub loans: Vec<Loan>,
 }
 
-/// Normalises an e-mail address or username for uniqueness: trimmed and lower-cased.
+/// Normalises an e-mail address for uniqueness: trimmed and lower-cased. (Usernames were keyed
+/// the same way before [`username_key`]; claims of that design are found with it too.)
 pub fn unique_key(s: &str) -> String {
     s.trim().to_lowercase()
+}
+
+/// The key a username is unique under and found by: the UTS #39 confusable skeleton of the
+/// trimmed, lower-cased name, so `ADMIN`, `admin` and `аdmin` (Cyrillic а) are one name, as are
+/// `paypal` and `paypa1` (UTS #39 holds `l`, `1` and `I` confusable). Lower-casing comes first:
+/// the skeleton maps `I` to `l`, which would otherwise part `ADMIN` from `admin`. The skeleton
+/// is a function of the previous key ([`unique_key`]), and applying it twice changes nothing,
+/// so a claim is of the previous design exactly when its key is not its own skeleton.
+pub fn username_key(s: &str) -> String {
+    skeleton_of_key(&unique_key(s))
+}
+
+/// The skeleton of a key that is already trimmed and lower-cased.
+pub fn skeleton_of_key(key: &str) -> String {
+    unicode_security::skeleton(key).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pairs UTS #39's confusables.txt maps to one prototype, in any case.
+    #[test]
+    fn confusable_usernames_share_a_key() {
+        for (a, b) in [
+            ("admin", "\u{430}dmin"),                     // Cyrillic а (U+0430)
+            ("ADMIN", "admin"),                           // case
+            ("paypal", "paypa1"),                         // 1 → l
+            ("bob", "b\u{43e}b"),                         // Cyrillic о (U+043E)
+            ("ace", "\u{410}\u{421}\u{415}"),             // Cyrillic АСЕ, upper case
+            ("corn", "com"),                              // rn → m
+            ("file", "\u{fb01}le"),                       // the ligature ﬁ
+            ("file", "\u{ff46}\u{ff49}\u{ff4c}\u{ff45}"), // fullwidth ｆｉｌｅ
+            ("scope", "\u{455}cope"),                     // Cyrillic ѕ (U+0455)
+            (" bob ", "bob"),                             // surrounding space
+        ] {
+            assert_eq!(username_key(a), username_key(b), "{a} / {b}");
+        }
+        // Lower-casing comes first, so I is i and not the l it is confusable with; 1 is l, not i.
+        assert_ne!(username_key("paypaI"), username_key("paypal"));
+        for (a, b) in [("admin", "adm1n"), ("alice", "alicia"), ("o0", "oo")] {
+            assert_ne!(username_key(a), username_key(b), "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn a_skeleton_key_is_its_own_skeleton() {
+        for name in [
+            "admin",
+            "\u{430}dmin",
+            "JohnDoe0303",
+            "\u{438}\u{432}\u{430}\u{43d}",
+        ] {
+            let key = username_key(name);
+            assert_eq!(skeleton_of_key(&key), key, "{name}");
+            assert_eq!(skeleton_of_key(&unique_key(name)), key, "{name}");
+        }
+    }
 
     #[test]
     fn user_types_parse_in_any_case() {

@@ -1,5 +1,5 @@
-//! What the fields people type must look like: e-mail, username, phone, customer id, and the
-//! shortest password.
+//! What the fields people type must look like: e-mail, username (one script), phone, customer
+//! id, and the shortest password.
 
 /// The shortest password accepted at registration (ARCHITECTURE.md §6).
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -25,6 +25,29 @@ pub fn is_username(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
 }
+
+/// What is wrong with a new username, if anything: the characters and length of
+/// [`is_username`], then one script only (UTS #39 single-script, so `раypal` with a Cyrillic
+/// а and р is refused while a wholly Cyrillic name is not; digits and `@ . + - _` belong to
+/// every script). Look-alikes of a name in one script are kept apart by the uniqueness key
+/// ([`crate::model::username_key`]).
+pub fn username_problem(s: &str) -> Option<&'static str> {
+    use unicode_security::MixedScript;
+    if !is_username(s) {
+        Some(USERNAME_CHARACTERS)
+    } else if !s.is_single_script() {
+        Some(USERNAME_ONE_SCRIPT)
+    } else {
+        None
+    }
+}
+
+/// The refusal of a username with other characters, or too short or long.
+pub const USERNAME_CHARACTERS: &str = "Use 3 to 150 letters, digits and @ . + - _ only.";
+
+/// The refusal of a username that mixes scripts.
+pub const USERNAME_ONE_SCRIPT: &str =
+    "Use letters of one script only: this name mixes scripts (such as Latin and Cyrillic) that look alike.";
 
 /// An optional `+` then 7 to 15 digits; spaces and dashes are allowed between digits.
 pub fn normalize_phone(s: &str) -> Option<String> {
@@ -65,6 +88,16 @@ mod tests {
         assert!(!is_username("ab"));
         assert!(!is_username("john doe"));
         assert!(!is_username("<script>"));
+    }
+
+    #[test]
+    fn usernames_keep_to_one_script() {
+        assert_eq!(username_problem("JohnDoe0303"), None);
+        assert_eq!(username_problem("\u{438}\u{432}\u{430}\u{43d}_77"), None); // иван_77
+        assert_eq!(username_problem("\u{3b1}\u{3bb}\u{3c6}\u{3b1}.1"), None); // αλφα.1
+        assert_eq!(username_problem("\u{430}dmin"), Some(USERNAME_ONE_SCRIPT));
+        assert_eq!(username_problem("p\u{430}ypal"), Some(USERNAME_ONE_SCRIPT));
+        assert_eq!(username_problem("ab"), Some(USERNAME_CHARACTERS));
     }
 
     #[test]

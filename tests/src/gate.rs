@@ -11,9 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use shared::model::{Account, AccountWithLoans, Loan, NewUser, User, UserType};
 use shared::store::{
-    AccountStore, CounterRow, Counters, DataStore, OtpRecord, OtpStore, RefreshRecord, Rotation,
-    StatusClass, StoreError, Taken, Tally, Throttles, TokenStore, Update, UserStore, Verification,
-    VerificationStore,
+    AccountStore, CounterRow, Counters, DataStore, Migration, OtpRecord, OtpStore, RefreshRecord,
+    Rotation, StatusClass, StoreError, Taken, Tally, Throttles, TokenStore, Update, UserStore,
+    Verification, VerificationStore,
 };
 
 pub struct PairedReads {
@@ -80,7 +80,7 @@ impl UserStore for PairedReads {
     async fn delete_user(&self, user: &User) -> Result<Update, StoreError> {
         self.inner.delete_user(user).await
     }
-    async fn migrate_users(&self) -> Result<usize, StoreError> {
+    async fn migrate_users(&self) -> Result<Migration, StoreError> {
         self.inner.migrate_users().await
     }
 }

@@ -16,7 +16,7 @@ pub mod session;
 use serde_json::{json, Value};
 use shared::http::{base_path, json, StatusCode};
 use shared::metrics::Report;
-use shared::model::{unique_key, User};
+use shared::model::{username_key, User};
 use shared::password::{self, MAX_PASSWORD_CHARS};
 use shared::store::Tally;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
@@ -221,7 +221,7 @@ pub async fn login(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         if let Err(e) = ctx
             .throttle(
                 THROTTLE_SCOPE,
-                &unique_key(&username),
+                &username_key(&username),
                 PER_ACCOUNT,
                 WINDOW_SECS,
             )

@@ -93,11 +93,23 @@ async fn run_create_admin(args: &[String]) -> Result<String, String> {
 }
 
 /// After an upgrade: user items of an earlier layout get the index entries the current code
-/// reads (claimants, staff by role), and customer-id claims of the earlier design are settled.
+/// reads (claimants, staff by role), customer-id claims of the earlier design are settled, and
+/// username claims move to confusable-skeleton keys. Usernames that collide under skeletons are
+/// listed: both accounts are kept and work, and the operator decides.
 async fn run_migrate() -> Result<String, String> {
     let ctx = Ctx::from_env().await.map_err(|e| e.to_string())?;
-    let n = ctx.store.migrate_users().await.map_err(|e| e.to_string())?;
-    Ok(format!("migrated {n} items"))
+    let report = ctx.store.migrate_users().await.map_err(|e| e.to_string())?;
+    let mut message = format!("migrated {} items", report.rewritten);
+    if !report.collisions.is_empty() {
+        message.push_str(&format!(
+            "\n{} username(s) look like another account's and kept their previous key:",
+            report.collisions.len()
+        ));
+        for collision in &report.collisions {
+            message.push_str(&format!("\n  {collision}"));
+        }
+    }
+    Ok(message)
 }
 
 async fn run_create_tables() -> Result<String, String> {

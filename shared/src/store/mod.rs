@@ -50,8 +50,16 @@ impl Taken {
 pub trait UserStore: Send + Sync {
     /// Creates the user with the next id, claiming username and e-mail (and, for an approved
     /// customer, binding its customer id) in the same transaction: either all are written or none.
+    ///
+    /// A username is claimed under [`crate::model::username_key`], its confusable skeleton, and
+    /// is taken when that key is, or when an account of the previous design (not yet migrated)
+    /// holds the same lower-cased name.
     async fn create_user(&self, user: NewUser) -> Result<Result<User, Taken>, StoreError>;
     async fn user(&self, id: u64) -> Result<Option<User>, StoreError>;
+    /// The account that holds `username`'s skeleton key: the name as typed, in any case, or a
+    /// look-alike of it (one name, one account). Where an account keeps the previous key (not
+    /// yet migrated, or left there by a collision the migration reported) and its lower-cased
+    /// name is `username`'s, that account is the one answered.
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
     /// The account the bank customer id is bound to (see [`User::holds_customer_link`]), if any.
@@ -70,8 +78,41 @@ pub trait UserStore: Send + Sync {
     /// verified meanwhile). A deletion that fails half-way can simply be run again.
     async fn delete_user(&self, user: &User) -> Result<Update, StoreError>;
     /// Brings user items written before the current layout up to it (the operator's
-    /// `fintract-admin migrate`); returns how many it rewrote. SQLite migrates on open.
-    async fn migrate_users(&self) -> Result<usize, StoreError>;
+    /// `fintract-admin migrate`): index entries, customer-id claims, and username claims moved to
+    /// skeleton keys, lowest user id first. Safe to run again. SQLite migrates on open too.
+    async fn migrate_users(&self) -> Result<Migration, StoreError>;
+}
+
+/// What `migrate_users` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Migration {
+    /// Items rewritten (a moved username claim counts once).
+    pub rewritten: usize,
+    /// Accounts whose username claim stayed under its previous key because an account with a
+    /// look-alike name holds the skeleton key. Both keep working (each is found by its own name);
+    /// an operator decides whether one should be renamed.
+    pub collisions: Vec<Collision>,
+}
+
+/// Two accounts whose usernames share a confusable skeleton.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collision {
+    /// The account left under its previous key.
+    pub user_id: u64,
+    pub username: String,
+    /// The account that holds the skeleton key.
+    pub holder_id: u64,
+    pub holder_username: String,
+}
+
+impl std::fmt::Display for Collision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "user {} {:?} looks like user {} {:?}: both kept, {:?} under its previous key",
+            self.user_id, self.username, self.holder_id, self.holder_username, self.username
+        )
+    }
 }
 
 /// What became of `update_user`.

@@ -12,6 +12,7 @@ mod dashboard;
 mod deploy;
 mod faults;
 mod hygiene_mail;
+mod hygiene_names;
 mod loans;
 mod local_tools;
 mod login;

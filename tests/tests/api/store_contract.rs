@@ -426,8 +426,12 @@ mod previous_layout {
                 .unwrap()
                 .is_empty());
 
-            assert_eq!(s.migrate_users().await.unwrap(), 5);
-            assert_eq!(s.migrate_users().await.unwrap(), 0, "once is enough");
+            assert_eq!(s.migrate_users().await.unwrap().rewritten, 5);
+            assert_eq!(
+                s.migrate_users().await.unwrap().rewritten,
+                0,
+                "once is enough"
+            );
             assert_eq!(s.claimants("C200").await.unwrap()[0].id, pending.id);
             assert_eq!(
                 s.staff_of_type(UserType::FintractAdmin).await.unwrap()[0].id,

@@ -1,6 +1,11 @@
 //! [`UserStore`] on DynamoDB: the user's profile item with its `gsi1` group, the username,
 //! e-mail and customer-id claims written with it in one transaction, and `migrate_users` for
 //! items of the previous layout.
+//!
+//! A username is claimed under its confusable skeleton (`USERNAME#<username_key>`). Claims of
+//! the previous design, under the lower-cased name, stay until `migrate_users` moves them, and
+//! for good where it finds the skeleton taken by a look-alike (a collision it reports): so an
+//! account may hold either key, and every write here copes with both.
 
 use std::collections::HashMap;
 
@@ -11,8 +16,20 @@ use super::{
     conditional, from_item, keyed, n, number, put, query_all, s, sdk_err, string, to_item,
     DynamoStore, Item,
 };
-use crate::model::{unique_key, NewUser, User, UserType};
-use crate::store::{StoreError, Taken, Update, UserStore};
+use crate::model::{unique_key, username_key, NewUser, User, UserType};
+use crate::store::{Collision, Migration, StoreError, Taken, Update, UserStore};
+
+/// The claim of `username` under its skeleton key.
+fn username_claim(username: &str) -> String {
+    format!("USERNAME#{}", username_key(username))
+}
+
+/// The claim of `username` under the previous design's key, where that differs from the
+/// skeleton key (a key that is not its own skeleton is never a skeleton key).
+fn previous_username_claim(username: &str) -> Option<String> {
+    let (old, new) = (unique_key(username), username_key(username));
+    (old != new).then(|| format!("USERNAME#{old}"))
+}
 
 /// A user's item: the profile, and in `gsi1` the group it is found in: the claimants of its
 /// customer id (customers), or its role (everyone else; how the last Fintract admin is kept).
@@ -58,6 +75,52 @@ fn release(table: &str, pk: String, id: u64) -> Result<TransactWriteItem, StoreE
     Ok(TransactWriteItem::builder().delete(release).build())
 }
 
+/// The transactional delete of the claim `pk` if it is user `id`'s; one that is gone is fine.
+fn release_if_ours(table: &str, pk: String, id: u64) -> Result<TransactWriteItem, StoreError> {
+    let release = Delete::builder()
+        .table_name(table)
+        .key("pk", s(pk))
+        .key("sk", s("CLAIM"))
+        .condition_expression("attribute_not_exists(pk) OR user_id = :id")
+        .expression_attribute_values(":id", n(id))
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(TransactWriteItem::builder().delete(release).build())
+}
+
+/// The transactional write of user `id`'s claim `pk`, provided nobody else holds it.
+fn claim_if_free_or_ours(
+    table: &str,
+    pk: String,
+    id: u64,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(claim_item(pk, id)))
+        .condition_expression("attribute_not_exists(pk) OR user_id = :id")
+        .expression_attribute_values(":id", n(id))
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// The items of one attempt at `update_user`, with the index of each claim whose failure means
+/// `Taken`, and the index of the release of the old name's skeleton claim (see below).
+struct UpdateItems {
+    items: Vec<TransactWriteItem>,
+    moved: Vec<(usize, Taken)>,
+    skeleton_release: Option<usize>,
+}
+
+/// What became of moving a username claim to its skeleton key.
+enum Moved {
+    Done,
+    /// The skeleton key is held, by this account id.
+    Held(u64),
+    /// The old claim changed meanwhile: nothing to move.
+    Changed,
+}
+
 /// A link may be written where there is none or where it is this user's. (Claim items of the
 /// previous layout, written at registration, are settled by `migrate_users`.)
 const LINK_FREE: &str = "attribute_not_exists(pk) OR user_id = :id";
@@ -81,6 +144,215 @@ impl DynamoStore {
         };
         let id = number(&claim, "user_id")?;
         self.user(id as u64).await
+    }
+
+    /// Whether `username` is held under the previous design's key (by an account not yet
+    /// migrated, or left there by a collision). New code never writes such a claim, so one
+    /// that is absent now cannot appear later: this read needs no transaction.
+    async fn previous_claim_held(
+        &self,
+        username: &str,
+        id: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let Some(pk) = previous_username_claim(username) else {
+            return Ok(false);
+        };
+        Ok(match self.get(pk, "CLAIM").await? {
+            Some(claim) => Some(number(&claim, "user_id")? as u64) != id,
+            None => false,
+        })
+    }
+
+    /// The items of an update from `before` to `next`. `skeleton_held`: whether `before` holds
+    /// its name's skeleton claim; when it does not (it kept the previous key), that claim is
+    /// another account's and must not be released.
+    fn update_items(
+        &self,
+        before: &User,
+        next: &User,
+        skeleton_held: bool,
+    ) -> Result<UpdateItems, StoreError> {
+        let id = next.id;
+        let write_user = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(user_item(next)?))
+            .condition_expression("#rev = :rev")
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_values(":rev", n(before.rev))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().put(write_user).build()];
+        let (mut moved, mut skeleton_release) = (Vec::new(), None);
+        // A new name: its skeleton claim must be free (or already ours: a look-alike of the
+        // old name), and whichever claim the old name had is released.
+        if unique_key(&before.username) != unique_key(&next.username) {
+            let (old, new) = (
+                username_claim(&before.username),
+                username_claim(&next.username),
+            );
+            moved.push((items.len(), Taken::Username));
+            items.push(claim_if_free_or_ours(&self.table, new.clone(), id)?);
+            if skeleton_held && old != new {
+                skeleton_release = Some(items.len());
+                items.push(release(&self.table, old, id)?);
+            }
+            if let Some(previous) = previous_username_claim(&before.username) {
+                items.push(release_if_ours(&self.table, previous, id)?);
+            }
+        }
+        // A new e-mail: the new claim must be free, the old one must still be ours.
+        let (old, new) = (unique_key(&before.email), unique_key(&next.email));
+        if old != new {
+            moved.push((items.len(), Taken::Email));
+            items.push(put(
+                &self.table,
+                claim_item(format!("EMAIL#{new}"), id),
+                "attribute_not_exists(pk)",
+            )?);
+            items.push(release(&self.table, format!("EMAIL#{old}"), id)?);
+        }
+        // The customer link follows approval (and the customer id it is for).
+        let (old_link, new_link) = (
+            before.holds_customer_link().then_some(&before.customer_id),
+            next.holds_customer_link().then_some(&next.customer_id),
+        );
+        if old_link != new_link {
+            if let Some(old) = old_link {
+                items.push(release(&self.table, format!("CUSTOMERID#{old}"), id)?);
+            }
+            if new_link.is_some() {
+                moved.push((items.len(), Taken::CustomerId));
+                items.push(link_put(&self.table, next)?);
+            }
+        }
+        Ok(UpdateItems {
+            items,
+            moved,
+            skeleton_release,
+        })
+    }
+
+    /// The items of `user`'s deletion; `skeleton_held` as in [`Self::update_items`]. Returns
+    /// them with the index of the skeleton claim's release.
+    fn delete_items(
+        &self,
+        user: &User,
+        skeleton_held: bool,
+    ) -> Result<(Vec<TransactWriteItem>, Option<usize>), StoreError> {
+        let id = user.id;
+        let at = |pk: String, sk: &str| {
+            Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+        };
+        let built = |d: aws_sdk_dynamodb::types::builders::DeleteBuilder| {
+            d.build()
+                .map(|d| TransactWriteItem::builder().delete(d).build())
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let mut items = vec![
+            built(at(format!("OTP#{id}"), "OTP"))?,
+            // A claim only while it is still this user's (another account may hold it by now).
+            release_if_ours(
+                &self.table,
+                format!("EMAIL#{}", unique_key(&user.email)),
+                id,
+            )?,
+            // Only as it was read: an approval or a verification meanwhile makes this Stale.
+            built(
+                at(format!("USER#{id}"), "PROFILE")
+                    .condition_expression("#rev = :rev")
+                    .expression_attribute_names("#rev", "rev")
+                    .expression_attribute_values(":rev", n(user.rev)),
+            )?,
+        ];
+        // A claim that was never approved binds nothing to release.
+        if user.holds_customer_link() {
+            items.push(release_if_ours(
+                &self.table,
+                format!("CUSTOMERID#{}", user.customer_id),
+                id,
+            )?);
+        }
+        if let Some(previous) = previous_username_claim(&user.username) {
+            items.push(release_if_ours(&self.table, previous, id)?);
+        }
+        let skeleton_release = skeleton_held.then_some(items.len());
+        if skeleton_held {
+            items.push(release_if_ours(
+                &self.table,
+                username_claim(&user.username),
+                id,
+            )?);
+        }
+        Ok((items, skeleton_release))
+    }
+
+    /// Moves user `id`'s username claim `from` to `to` (its skeleton key), in one transaction.
+    async fn move_username_claim(
+        &self,
+        from: &str,
+        to: &str,
+        id: u64,
+    ) -> Result<Moved, StoreError> {
+        let items = vec![
+            put(
+                &self.table,
+                claim_item(to.to_string(), id),
+                "attribute_not_exists(pk)",
+            )?,
+            release(&self.table, from.to_string(), id)?,
+        ];
+        let Some(failed) = self.transact(items).await? else {
+            return Ok(Moved::Done);
+        };
+        if failed.first() != Some(&true) {
+            return Ok(Moved::Changed);
+        }
+        Ok(match self.get(to.to_string(), "CLAIM").await? {
+            Some(claim) => Moved::Held(number(&claim, "user_id")? as u64),
+            None => Moved::Changed,
+        })
+    }
+
+    /// Moves each username claim that is not under its holder's skeleton key, lowest user id
+    /// first (`claims`: user id and claim key; `names`: each user's username).
+    async fn migrate_username_claims(
+        &self,
+        mut claims: Vec<(u64, String)>,
+        names: &HashMap<u64, String>,
+        report: &mut Migration,
+    ) -> Result<(), StoreError> {
+        claims.sort();
+        for (id, pk) in claims {
+            // A claim whose account is gone is another matter (none is left by this code).
+            let Some(username) = names.get(&id) else {
+                continue;
+            };
+            let target = username_claim(username);
+            if pk == target {
+                continue;
+            }
+            match self.move_username_claim(&pk, &target, id).await? {
+                Moved::Done => report.rewritten += 1,
+                // Written meanwhile (the account renamed or deleted): nothing left to move.
+                Moved::Changed => {}
+                // Already ours as well (a transaction cannot leave this, a copy by hand could):
+                // the old claim just goes.
+                Moved::Held(holder) if holder == id => {
+                    self.transact(vec![release(&self.table, pk, id)?]).await?;
+                    report.rewritten += 1;
+                }
+                Moved::Held(holder) => report.collisions.push(Collision {
+                    user_id: id,
+                    username: username.clone(),
+                    holder_id: holder,
+                    holder_username: names.get(&holder).cloned().unwrap_or_default(),
+                }),
+            }
+        }
+        Ok(())
     }
 
     /// Writes a user item of the previous layout again with its `gsi1` group, as it was read.
@@ -151,7 +423,7 @@ impl DynamoStore {
 #[async_trait]
 impl UserStore for DynamoStore {
     async fn create_user(&self, new: NewUser) -> Result<Result<User, Taken>, StoreError> {
-        let seq = self
+        let next_id = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -161,9 +433,14 @@ impl UserStore for DynamoStore {
             .expression_attribute_names("#v", "value")
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| sdk_err("UpdateItem", e))?;
+            .send();
+        // Side by side, so the look-up of a claim of the previous design adds no round trip.
+        let (seq, previous_held) =
+            tokio::join!(next_id, self.previous_claim_held(&new.username, None));
+        let seq = seq.map_err(|e| sdk_err("UpdateItem", e))?;
+        if previous_held? {
+            return Ok(Err(Taken::Username));
+        }
         let id = seq
             .attributes
             .as_ref()
@@ -176,7 +453,7 @@ impl UserStore for DynamoStore {
             put(&self.table, user_item(&user)?, absent)?,
             put(
                 &self.table,
-                claim_item(format!("USERNAME#{}", unique_key(&user.username)), id),
+                claim_item(username_claim(&user.username), id),
                 absent,
             )?,
             put(
@@ -214,8 +491,20 @@ impl UserStore for DynamoStore {
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        self.user_by_claim(format!("USERNAME#{}", unique_key(username)))
-            .await
+        let holder = self.user_by_claim(username_claim(username)).await?;
+        if holder
+            .as_ref()
+            .is_some_and(|u| unique_key(&u.username) == unique_key(username))
+        {
+            return Ok(holder);
+        }
+        // Not this very name: an account of exactly this name may hold the previous key.
+        if let Some(previous) = previous_username_claim(username) {
+            if let Some(exact) = self.user_by_claim(previous).await? {
+                return Ok(Some(exact));
+            }
+        }
+        Ok(holder)
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
@@ -243,58 +532,30 @@ impl UserStore for DynamoStore {
     async fn update_user(&self, before: &User, after: &User) -> Result<Update, StoreError> {
         let mut next = after.clone();
         next.rev = before.rev + 1;
-        let id = next.id;
-        let write_user = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(user_item(&next)?))
-            .condition_expression("#rev = :rev")
-            .expression_attribute_names("#rev", "rev")
-            .expression_attribute_values(":rev", n(before.rev))
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let mut items = vec![TransactWriteItem::builder().put(write_user).build()];
-        // Each moved claim: the new one must be free, the old one must still be ours.
-        let mut moved = Vec::new();
-        for (taken, prefix, old, new) in [
-            (
-                Taken::Username,
-                "USERNAME",
-                &before.username,
-                &next.username,
-            ),
-            (Taken::Email, "EMAIL", &before.email, &next.email),
-        ] {
-            let (old, new) = (unique_key(old), unique_key(new));
-            if old == new {
-                continue;
-            }
-            let claim = claim_item(format!("{prefix}#{new}"), id);
-            moved.push((items.len(), taken));
-            items.push(put(&self.table, claim, "attribute_not_exists(pk)")?);
-            items.push(release(&self.table, format!("{prefix}#{old}"), id)?);
+        let renamed = unique_key(&before.username) != unique_key(&next.username);
+        if renamed
+            && self
+                .previous_claim_held(&next.username, Some(next.id))
+                .await?
+        {
+            return Ok(Update::Taken(Taken::Username));
         }
-        // The customer link follows approval (and the customer id it is for).
-        let (old_link, new_link) = (
-            before.holds_customer_link().then_some(&before.customer_id),
-            next.holds_customer_link().then_some(&next.customer_id),
-        );
-        if old_link != new_link {
-            if let Some(old) = old_link {
-                items.push(release(&self.table, format!("CUSTOMERID#{old}"), id)?);
+        // First as most accounts are, holding their skeleton claim; if that claim turns out to
+        // be another's, once more without releasing it.
+        for skeleton_held in [true, false] {
+            let attempt = self.update_items(before, &next, skeleton_held)?;
+            let Some(failed) = self.transact(attempt.items).await? else {
+                return Ok(Update::Done);
+            };
+            let failed_at = |i: usize| failed.get(i) == Some(&true);
+            if let Some((_, taken)) = attempt.moved.iter().find(|(i, _)| failed_at(*i)) {
+                return Ok(Update::Taken(*taken));
             }
-            if new_link.is_some() {
-                moved.push((items.len(), Taken::CustomerId));
-                items.push(link_put(&self.table, &next)?);
+            if failed_at(0) || !attempt.skeleton_release.is_some_and(failed_at) {
+                break;
             }
         }
-        let Some(failed) = self.transact(items).await? else {
-            return Ok(Update::Done);
-        };
-        Ok(moved
-            .iter()
-            .find(|(i, _)| failed.get(*i) == Some(&true))
-            .map(|(_, taken)| Update::Taken(*taken))
-            .unwrap_or(Update::Stale))
+        Ok(Update::Stale)
     }
 
     async fn delete_user(&self, user: &User) -> Result<Update, StoreError> {
@@ -317,78 +578,65 @@ impl UserStore for DynamoStore {
                 .await
                 .map_err(|e| sdk_err("DeleteItem", e))?;
         }
-        let built = |d: aws_sdk_dynamodb::types::builders::DeleteBuilder| {
-            d.build()
-                .map(|d| TransactWriteItem::builder().delete(d).build())
-                .map_err(|e| StoreError::Unavailable(e.to_string()))
-        };
-        let at = |pk: String, sk: &str| {
-            Delete::builder()
-                .table_name(&self.table)
-                .key("pk", s(pk))
-                .key("sk", s(sk))
-        };
-        // A claim only while it is still this user's (another account may hold it by now).
-        let ours = |pk: String| {
-            built(
-                at(pk, "CLAIM")
-                    .condition_expression("attribute_not_exists(pk) OR user_id = :id")
-                    .expression_attribute_values(":id", n(id)),
-            )
-        };
-        let mut items = vec![
-            built(at(format!("OTP#{id}"), "OTP"))?,
-            ours(format!("USERNAME#{}", unique_key(&user.username)))?,
-            ours(format!("EMAIL#{}", unique_key(&user.email)))?,
-            // Only as it was read: an approval or a verification meanwhile makes this Stale.
-            built(
-                at(format!("USER#{id}"), "PROFILE")
-                    .condition_expression("#rev = :rev")
-                    .expression_attribute_names("#rev", "rev")
-                    .expression_attribute_values(":rev", n(user.rev)),
-            )?,
-        ];
-        // A claim that was never approved binds nothing to release.
-        if user.holds_customer_link() {
-            items.push(ours(format!("CUSTOMERID#{}", user.customer_id))?);
+        // As in `update_user`: the skeleton claim may be another account's.
+        for skeleton_held in [true, false] {
+            let (items, skeleton_release) = self.delete_items(user, skeleton_held)?;
+            let Some(failed) = self.transact(items).await? else {
+                return Ok(Update::Done);
+            };
+            let only_the_skeleton = skeleton_release.is_some_and(|i| failed.get(i) == Some(&true))
+                && failed.iter().filter(|f| **f).count() == 1;
+            if !only_the_skeleton {
+                break;
+            }
         }
-        Ok(match self.transact(items).await? {
-            None => Update::Done,
-            Some(_) => Update::Stale,
-        })
+        Ok(Update::Stale)
     }
 
-    async fn migrate_users(&self) -> Result<usize, StoreError> {
-        let mut rewritten = 0;
+    async fn migrate_users(&self) -> Result<Migration, StoreError> {
+        let mut report = Migration::default();
+        // Username claims wait for the whole scan: each needs its holder's name, and the lowest
+        // ids go first. (Held in memory: some tens of bytes per user.)
+        let (mut names, mut username_claims) = (HashMap::new(), Vec::new());
         let mut start = None;
         loop {
             let page = self
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("sk = :profile OR (sk = :claim AND begins_with(pk, :link))")
+                .filter_expression(
+                    "sk = :profile OR (sk = :claim AND (begins_with(pk, :link) OR begins_with(pk, :name)))",
+                )
                 .expression_attribute_values(":profile", s("PROFILE"))
                 .expression_attribute_values(":claim", s("CLAIM"))
                 .expression_attribute_values(":link", s("CUSTOMERID#"))
+                .expression_attribute_values(":name", s("USERNAME#"))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| sdk_err("Scan", e))?;
             for item in page.items.unwrap_or_default() {
+                let pk = string(&item, "pk")?;
                 if string(&item, "sk")? == "PROFILE" {
+                    names.insert(number(&item, "id")? as u64, string(&item, "username")?);
                     if !item.contains_key("gsi1pk") {
                         self.reindex(from_item(item)?).await?;
-                        rewritten += 1;
+                        report.rewritten += 1;
                     }
+                } else if pk.starts_with("USERNAME#") {
+                    username_claims.push((number(&item, "user_id")? as u64, pk));
                 } else if !item.contains_key("bound") {
                     self.settle_old_claim(item).await?;
-                    rewritten += 1;
+                    report.rewritten += 1;
                 }
             }
             start = page.last_evaluated_key;
             if start.is_none() {
-                return Ok(rewritten);
+                break;
             }
         }
+        self.migrate_username_claims(username_claims, &names, &mut report)
+            .await?;
+        Ok(report)
     }
 }

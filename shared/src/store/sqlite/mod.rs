@@ -22,7 +22,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode};
 
 use super::StoreError;
-use schema::{migrate_customer_claims, SCHEMA};
+use schema::{migrate_customer_claims, migrate_username_keys, SCHEMA};
 
 /// The SQLite adapter of every data port.
 #[derive(Clone)]
@@ -55,6 +55,7 @@ impl SqliteStore {
     fn init(mut conn: Connection) -> Result<Self, StoreError> {
         conn.execute_batch(SCHEMA).map_err(map_err)?;
         migrate_customer_claims(&mut conn).map_err(map_err)?;
+        migrate_username_keys(&mut conn, false).map_err(map_err)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
         })

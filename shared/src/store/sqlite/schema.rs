@@ -1,7 +1,11 @@
-//! The SQLite schema, created on open where missing, and the in-place migration of databases
-//! made by earlier versions (run on every open; it does nothing once done).
+//! The SQLite schema, created on open where missing, and the in-place migrations of databases
+//! made by earlier versions (run on every open; each does nothing once done): customer ids as
+//! claims, and username keys as confusable skeletons.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::model::username_key;
+use crate::store::{Collision, Migration};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -66,6 +70,10 @@ CREATE TABLE IF NOT EXISTS throttles (
     PRIMARY KEY (key, window_start)
 );
 CREATE INDEX IF NOT EXISTS throttles_by_expiry ON throttles (expires_at);
+CREATE TABLE IF NOT EXISTS migrations (
+    name TEXT PRIMARY KEY,
+    version TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counters (
     hour INTEGER NOT NULL,
     function TEXT NOT NULL,
@@ -129,6 +137,87 @@ pub(super) fn migrate_customer_claims(conn: &mut Connection) -> rusqlite::Result
         )?;
     }
     tx.commit()
+}
+
+/// What the username keys of this file are: skeletons by the confusables of this Unicode
+/// version. A file whose keys are of another kind (lower-cased names, from before skeletons, or
+/// skeletons by other tables) is migrated when it is opened.
+fn username_keys_version() -> String {
+    let (major, minor, update) = unicode_security::UNICODE_VERSION;
+    format!("uts39-skeleton {major}.{minor}.{update}")
+}
+
+/// Moves every username key to the skeleton of its username ([`username_key`]), in one
+/// transaction: lowest id first, and where another account already holds a skeleton the row
+/// keeps its key and the collision is reported (both accounts stay usable; nothing is lost).
+/// Runs on open when the file's keys are of another kind, and whenever `always` is set.
+pub(super) fn migrate_username_keys(
+    conn: &mut Connection,
+    always: bool,
+) -> rusqlite::Result<Migration> {
+    let version = username_keys_version();
+    let done = |c: &Connection| -> rusqlite::Result<bool> {
+        let recorded: Option<String> = c
+            .query_row(
+                "SELECT version FROM migrations WHERE name = 'username_keys'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(!always && recorded.as_deref() == Some(version.as_str()))
+    };
+    // Looked at before taking the write lock: every open of a migrated file passes here.
+    if done(conn)? {
+        return Ok(Migration::default());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if done(&tx)? {
+        return Ok(Migration::default());
+    }
+    let rows: Vec<(i64, String, String)> = tx
+        .prepare(
+            "SELECT id, username_key, json_extract(data, '$.username') FROM users ORDER BY id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut report = Migration::default();
+    for (id, key, username) in rows {
+        let skeleton = username_key(&username);
+        if key == skeleton {
+            continue;
+        }
+        let holder: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, json_extract(data, '$.username') FROM users WHERE username_key = ?1",
+                [&skeleton],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match holder {
+            Some((holder_id, holder_username)) => report.collisions.push(Collision {
+                user_id: id as u64,
+                username,
+                holder_id: holder_id as u64,
+                holder_username,
+            }),
+            None => {
+                tx.execute(
+                    "UPDATE users SET username_key = ?1 WHERE id = ?2",
+                    params![skeleton, id],
+                )?;
+                report.rewritten += 1;
+            }
+        }
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO migrations (name, version) VALUES ('username_keys', ?1)",
+        [&version],
+    )?;
+    tx.commit()?;
+    for collision in &report.collisions {
+        tracing::warn!(%collision, "username left under its previous key");
+    }
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
-//! [`UserStore`] on SQLite: the `users` table with its unique username and e-mail keys, and
-//! `customer_links`, which binds a bank customer id to the one account approved for it.
+//! [`UserStore`] on SQLite: the `users` table with its unique username (skeleton) and e-mail
+//! keys, and `customer_links`, which binds a bank customer id to the one account approved for
+//! it. A row may keep a username key of the previous design (lower-cased only) where the
+//! migration found its skeleton taken (`schema::migrate_username_keys`).
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::schema::migrate_username_keys;
 use super::SqliteStore;
-use crate::model::{unique_key, NewUser, User, UserType};
-use crate::store::{StoreError, Taken, Update, UserStore};
+use crate::model::{unique_key, username_key, NewUser, User, UserType};
+use crate::store::{Migration, StoreError, Taken, Update, UserStore};
 
 /// Whether `customer_id` is bound to an account other than `user_id`.
 fn linked_elsewhere(conn: &Connection, customer_id: &str, user_id: i64) -> rusqlite::Result<bool> {
@@ -20,10 +23,18 @@ fn linked_elsewhere(conn: &Connection, customer_id: &str, user_id: i64) -> rusql
 }
 
 fn users_where(conn: &Connection, condition: &str, value: &str) -> rusqlite::Result<Vec<User>> {
+    users_in(conn, condition, [value])
+}
+
+fn users_in(
+    conn: &Connection,
+    condition: &str,
+    values: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<User>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT data FROM users WHERE {condition} ORDER BY id"
     ))?;
-    let rows = stmt.query_map([value], |r| r.get::<_, String>(0))?;
+    let rows = stmt.query_map(values, |r| r.get::<_, String>(0))?;
     rows.map(|data| decode_user(data?)).collect()
 }
 
@@ -35,6 +46,25 @@ fn decode_user(data: String) -> rusqlite::Result<User> {
 
 pub(super) fn encode_user(user: &User) -> String {
     serde_json::to_string(user).unwrap_or_default()
+}
+
+/// Whether a username key is held by an account other than `user_id` (`None`: a new one): its
+/// skeleton key, or the previous key of an account with the same lower-cased name.
+fn username_held(
+    conn: &Connection,
+    username: &str,
+    user_id: Option<i64>,
+) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare("SELECT id FROM users WHERE username_key IN (?1, ?2)")?;
+    let holders = stmt.query_map(params![username_key(username), unique_key(username)], |r| {
+        r.get::<_, i64>(0)
+    })?;
+    for holder in holders {
+        if Some(holder?) != user_id {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn user_where(
@@ -62,7 +92,7 @@ impl UserStore for SqliteStore {
                     .optional()
                     .map(|o| o.is_some())
             };
-            if taken("username_key", &unique_key(&new.username))? {
+            if username_held(&tx, &new.username, None)? {
                 return Ok(Err(Taken::Username));
             }
             if taken("email_key", &unique_key(&new.email))? {
@@ -70,7 +100,7 @@ impl UserStore for SqliteStore {
             }
             tx.execute(
                 "INSERT INTO users (username_key, email_key, customer_id, data) VALUES (?1, ?2, ?3, '{}')",
-                params![unique_key(&new.username), unique_key(&new.email), new.customer_id],
+                params![username_key(&new.username), unique_key(&new.email), new.customer_id],
             )?;
             let user = new.into_user(tx.last_insert_rowid() as u64);
             if user.holds_customer_link() {
@@ -94,9 +124,14 @@ impl UserStore for SqliteStore {
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let key = unique_key(username);
-        self.with(move |c| user_where(c, "username_key", &key))
-            .await
+        let (skeleton, typed) = (username_key(username), unique_key(username));
+        self.with(move |c| {
+            let found = users_in(c, "username_key IN (?1, ?2)", params![skeleton, typed])?;
+            // The account of exactly this name first (a collision left two), else the look-alike.
+            let exact = found.iter().position(|u| unique_key(&u.username) == typed);
+            Ok(found.into_iter().nth(exact.unwrap_or(0)))
+        })
+        .await
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
@@ -156,10 +191,14 @@ impl UserStore for SqliteStore {
                 )
                 .optional()
             };
-            let (username_key, email_key) = (unique_key(&after.username), unique_key(&after.email));
-            if owner("username_key", &username_key)?.is_some_and(|id| id as u64 != after.id) {
+            // A new name takes its skeleton key; an unchanged one keeps the key it has (which
+            // may be the previous design's, where the migration found the skeleton taken).
+            let renamed = unique_key(&before.username) != unique_key(&after.username);
+            let new_username_key = renamed.then(|| username_key(&after.username));
+            if renamed && username_held(&tx, &after.username, Some(after.id as i64))? {
                 return Ok(Update::Taken(Taken::Username));
             }
+            let email_key = unique_key(&after.email);
             if owner("email_key", &email_key)?.is_some_and(|id| id as u64 != after.id) {
                 return Ok(Update::Taken(Taken::Email));
             }
@@ -179,10 +218,10 @@ impl UserStore for SqliteStore {
             }
             after.rev = before.rev + 1;
             tx.execute(
-                "UPDATE users SET username_key = ?1, email_key = ?2, customer_id = ?3, data = ?4
-                 WHERE id = ?5",
+                "UPDATE users SET username_key = COALESCE(?1, username_key), email_key = ?2,
+                 customer_id = ?3, data = ?4 WHERE id = ?5",
                 params![
-                    username_key,
+                    new_username_key,
                     email_key,
                     after.customer_id,
                     encode_user(&after),
@@ -218,8 +257,8 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn migrate_users(&self) -> Result<usize, StoreError> {
-        // Done when the file is opened (`migrate_customer_claims`).
-        Ok(0)
+    async fn migrate_users(&self) -> Result<Migration, StoreError> {
+        // Done when the file is opened; run again, it reports the collisions it left.
+        self.with(|conn| migrate_username_keys(conn, true)).await
     }
 }
