@@ -11,6 +11,7 @@ mod counting;
 mod dashboard;
 mod deploy;
 mod faults;
+mod hygiene_files;
 mod loans;
 mod login;
 mod profile;
