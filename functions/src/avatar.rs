@@ -1,13 +1,13 @@
 //! `POST /auth/avatar/{id}/`: the user's own avatar. The object is written first and the user
 //! record second (the record never points at a missing object; a failed record write removes the
-//! new object), then the replaced avatar is deleted.
+//! new object), then the replaced avatar is deleted. What is stored is the image decoded and
+//! encoded again (`shared::upload::accept`), served inline as its stored type.
 
 use rand::RngCore;
 use serde_json::json;
-use shared::blob::avatar_prefix;
-use shared::blob::BlobMeta;
+use shared::blob::{avatar_meta, avatar_prefix};
 use shared::http::{json, path_id, StatusCode};
-use shared::upload::{detect, file_part, refusal_error, Kind};
+use shared::upload::{accept, file_part, Kind};
 use shared::views::account_object;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
@@ -28,15 +28,10 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         return Err(ApiError::user_not_found());
     }
     let file = file_part(&req, ctx.config.avatar_max_bytes).await?;
-    let kind =
-        detect(&file.bytes, ACCEPTED).map_err(|r| refusal_error(r, "a PNG, JPEG or WebP image"))?;
-    let key = format!("{}{}", avatar_prefix(id), random_name(kind));
-    let meta = BlobMeta {
-        content_type: kind.mime().to_string(),
-        disposition: None,
-    };
+    let image = accept(file.bytes, ACCEPTED, "a PNG, JPEG or WebP image").await?;
+    let key = format!("{}{}", avatar_prefix(id), random_name(image.kind));
     ctx.blobs
-        .put(&key, file.bytes, &meta)
+        .put(&key, image.bytes, &avatar_meta(&key))
         .await
         .map_err(ApiError::internal)?;
 

@@ -1,5 +1,7 @@
 //! `POST /auth/upload/`: a document or image (PDF, CSV, PNG, JPEG, decided by its bytes), stored
 //! privately as an attachment of its detected type; the answer is a time-limited download URL.
+//! What is stored is what `shared::upload::accept` keeps: images decoded and encoded again, CSV
+//! formula cells neutralised, PDFs that can act refused.
 //!
 //! A client that may retry sends an `Idempotency-Key` header: the object's key is then derived
 //! from the user and that key, so a retried upload replaces the first instead of adding a second.
@@ -9,7 +11,7 @@ use serde_json::json;
 use shared::blob::upload_prefix;
 use shared::blob::BlobMeta;
 use shared::http::{json, StatusCode};
-use shared::upload::{detect, file_part, refusal_error, Kind};
+use shared::upload::{accept, file_part, Kind};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 const ACCEPTED: &[Kind] = &[Kind::Pdf, Kind::Csv, Kind::Png, Kind::Jpeg];
@@ -60,8 +62,8 @@ fn idempotency_key(req: &Request) -> ApiResult<Option<String>> {
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let caller = ctx.authenticate(&req).await?;
     let file = file_part(&req, ctx.config.upload_max_bytes).await?;
-    let kind = detect(&file.bytes, ACCEPTED)
-        .map_err(|r| refusal_error(r, "a PDF, CSV, PNG or JPEG file"))?;
+    let accepted = accept(file.bytes, ACCEPTED, "a PDF, CSV, PNG or JPEG file").await?;
+    let kind = accepted.kind;
     let name = match idempotency_key(&req)? {
         Some(k) => shared::crypto::sha256_hex(&format!("{}:{}:{k}", caller.id, caller.customer_id))
             [..32]
@@ -81,12 +83,12 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         )),
     };
     ctx.blobs
-        .put(&key, file.bytes, &meta)
+        .put(&key, accepted.bytes, &meta)
         .await
         .map_err(ApiError::internal)?;
     let url = ctx
         .blobs
-        .url(&key, ctx.config.blob_url_ttl)
+        .url(&key, ctx.config.blob_url_ttl, &meta)
         .await
         .map_err(ApiError::internal)?;
     Ok(json(StatusCode::CREATED, &json!({ "url": url })))

@@ -35,8 +35,10 @@ pub trait Blobs: Send + Sync {
     async fn exists(&self, key: &str) -> Result<bool, BlobError>;
     /// The keys below `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
-    /// A URL that downloads the object until `ttl` has passed.
-    async fn url(&self, key: &str, ttl: Duration) -> Result<String, BlobError>;
+    /// A URL that downloads the object until `ttl` has passed, served as `serve` says where
+    /// the store lets the URL say it (S3: `response-content-type` and
+    /// `-disposition`, so even an object stored with other metadata is served this way).
+    async fn url(&self, key: &str, ttl: Duration, serve: &BlobMeta) -> Result<String, BlobError>;
 }
 
 /// S3: private bucket, SSE-S3 on every object, presigned GETs.
@@ -125,13 +127,15 @@ impl Blobs for S3Blobs {
         }
     }
 
-    async fn url(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
+    async fn url(&self, key: &str, ttl: Duration, serve: &BlobMeta) -> Result<String, BlobError> {
         let config = PresigningConfig::expires_in(ttl).map_err(|e| BlobError(e.to_string()))?;
         let presigned = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .response_content_type(&serve.content_type)
+            .set_response_content_disposition(serve.disposition.clone())
             .presigned(config)
             .await
             .map_err(s3_err)?;
@@ -266,7 +270,9 @@ impl Blobs for LocalBlobs {
         Ok(keys)
     }
 
-    async fn url(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
+    /// The gateway serves the metadata stored beside the file (written by `put` from the same
+    /// [`BlobMeta`]), with `X-Content-Type-Options: nosniff`, which S3 cannot send.
+    async fn url(&self, key: &str, ttl: Duration, _serve: &BlobMeta) -> Result<String, BlobError> {
         self.path(key)?;
         let expires = crate::now() + ttl.as_secs() as i64;
         let sig = self.signature(key, expires);
@@ -282,6 +288,22 @@ impl Blobs for LocalBlobs {
 /// Where a user's avatars live.
 pub fn avatar_prefix(user_id: u64) -> String {
     format!("avatars/{user_id}/")
+}
+
+/// How an avatar is stored and served: as the type it was stored as (its key's extension),
+/// inline (a browser shows it), under a fixed, harmless name.
+pub fn avatar_meta(key: &str) -> BlobMeta {
+    let ext = key.rsplit_once('.').map_or("", |(_, ext)| ext);
+    match crate::upload::Kind::from_extension(ext) {
+        Some(kind) => BlobMeta {
+            content_type: kind.mime().to_string(),
+            disposition: Some(format!("inline; filename=\"avatar.{ext}\"")),
+        },
+        None => BlobMeta {
+            content_type: "application/octet-stream".to_string(),
+            disposition: Some("attachment".to_string()),
+        },
+    }
 }
 
 /// Where a user's uploads live.
@@ -322,7 +344,7 @@ mod tests {
             .await
             .unwrap();
         let url = b
-            .url("avatars/1/a.png", Duration::from_secs(60))
+            .url("avatars/1/a.png", Duration::from_secs(60), &meta)
             .await
             .unwrap();
         let query = url.split('?').nth(1).unwrap();

@@ -88,7 +88,11 @@ impl Ctx {
         match &user.avatar_key {
             Some(key) => self
                 .blobs
-                .url(key, self.config.blob_url_ttl)
+                .url(
+                    key,
+                    self.config.blob_url_ttl,
+                    &crate::blob::avatar_meta(key),
+                )
                 .await
                 .map_err(ApiError::internal),
             None => Ok(String::new()),

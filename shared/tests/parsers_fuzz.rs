@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use shared::fields::Fields;
 use shared::http::{bearer_token, body_object, path_id};
 use shared::jwt::{JwtKeys, TokenType};
-use shared::upload::{detect, file_part, Kind};
+use shared::upload::{accept_blocking, file_part, Kind};
 
 const CONTENT_TYPES: &[&str] = &[
     "",
@@ -28,6 +28,42 @@ fn request(content_type: &str, body: Vec<u8>) -> Request {
     }
     b.body(Body::from(body)).unwrap()
 }
+
+/// Pieces of PDF syntax, for PDFs that get past the first checks into the deep one.
+const PDF_PARTS: &[&str] = &[
+    "1 0 obj",
+    "2 0 obj",
+    "endobj",
+    "<<",
+    ">>",
+    "[",
+    "]",
+    "(",
+    ")",
+    "\\",
+    "<41>",
+    "%c\n",
+    "/Length",
+    "/Length 3",
+    "/Length 2 0 R",
+    "2 0 obj 4 endobj",
+    "stream\n",
+    "\nendstream",
+    "/Type /ObjStm",
+    "/First 0",
+    "/Filter /FlateDecode",
+    "/Filter [/Fl]",
+    "/DecodeParms",
+    "/JS",
+    "/J#53",
+    "/#",
+    "/#4",
+    "/OpenAction",
+    "/Encrypt",
+    "\u{0}\u{ff}",
+    "abcd",
+    "0",
+];
 
 fn client_error(status: u16) -> bool {
     (400..500).contains(&status)
@@ -86,7 +122,23 @@ proptest! {
     ])) {
         let mut file = prefix;
         file.extend(bytes);
-        let _ = detect(&file, &[Kind::Png, Kind::Jpeg, Kind::Webp, Kind::Pdf, Kind::Csv]);
+        let _ = accept_blocking(file, &[Kind::Png, Kind::Jpeg, Kind::Webp, Kind::Pdf, Kind::Csv]);
+    }
+
+    #[test]
+    fn any_pdf_made_of_pdf_syntax_is_checked_without_panicking(parts in proptest::collection::vec(proptest::sample::select(PDF_PARTS), 0..60)) {
+        let mut file = b"%PDF-1.7\n".to_vec();
+        for part in parts {
+            file.extend(part.as_bytes());
+            file.push(b' ');
+        }
+        file.extend(b"\n%%EOF\n");
+        let _ = accept_blocking(file, &[Kind::Pdf]);
+    }
+
+    #[test]
+    fn any_text_is_stored_or_refused_as_csv_without_panicking(text in "[a-z0-9,;\"'=+@<>/!\\-\t\r\n .]{0,300}") {
+        let _ = accept_blocking(text.into_bytes(), &[Kind::Csv]);
     }
 }
 

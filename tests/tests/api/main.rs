@@ -11,6 +11,7 @@ mod counting;
 mod dashboard;
 mod deploy;
 mod faults;
+mod hygiene_files;
 mod hygiene_mail;
 mod hygiene_names;
 mod loans;

@@ -1,7 +1,15 @@
-//! File uploads: the `file` part of a `multipart/form-data` body (parsed by `multer`), and the
-//! file's real type decided from its bytes — never from its name or declared type. Images are
-//! checked whole (chunk lengths, CRCs, end markers) and their pixel size bounded, so a truncated
-//! file or a decompression bomb is refused before anyone decodes it.
+//! File uploads: the `file` part of a `multipart/form-data` body (parsed by `multer`), the
+//! file's real type decided from its bytes — never from its name or declared type — and what is
+//! stored of it. The type check is cheap and structural (images are walked whole, chunk lengths,
+//! CRCs and end markers, and their declared pixel size bounded); then, on the blocking pool,
+//! each type is made safe to store: images are decoded and re-encoded (`images`), PDFs that can
+//! act are refused (`pdf`), and CSV formula cells neutralised (`formulas`).
+
+mod formulas;
+mod images;
+mod pdf;
+
+pub use images::{JPEG_QUALITY, MAX_DECODE_BYTES};
 
 use std::collections::BTreeMap;
 
@@ -31,6 +39,13 @@ impl Kind {
         }
     }
 
+    /// The kind whose [`Kind::extension`] is `ext`: stored keys end with their kind's.
+    pub fn from_extension(ext: &str) -> Option<Kind> {
+        [Kind::Png, Kind::Jpeg, Kind::Webp, Kind::Pdf, Kind::Csv]
+            .into_iter()
+            .find(|k| k.extension() == ext)
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             Kind::Png => "png",
@@ -53,6 +68,52 @@ pub enum Refusal {
     UnknownType,
     Damaged(&'static str),
     TooManyPixels,
+    /// A PDF that can act when opened: what it carries.
+    Active(&'static str),
+    Encrypted,
+}
+
+/// What is stored of an accepted file, and its type.
+#[derive(Debug)]
+pub struct Accepted {
+    pub bytes: Vec<u8>,
+    pub kind: Kind,
+}
+
+/// Decides what `bytes` are (one of `allowed`) and what of them to store, or why they are
+/// refused (the answer names `accepted`). Decoding is CPU work: it runs on the blocking pool,
+/// as password hashing does, so other requests on this runtime are not held up.
+pub async fn accept(
+    bytes: Vec<u8>,
+    allowed: &'static [Kind],
+    accepted: &'static str,
+) -> ApiResult<Accepted> {
+    tokio::task::spawn_blocking(move || accept_blocking(bytes, allowed))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|r| refusal_error(r, accepted))
+}
+
+/// [`accept`] on the calling thread.
+pub fn accept_blocking(bytes: Vec<u8>, allowed: &[Kind]) -> Result<Accepted, Refusal> {
+    let kind = detect(&bytes, allowed)?;
+    let bytes = match kind {
+        Kind::Png | Kind::Jpeg | Kind::Webp => images::reencode(&bytes, kind)?,
+        Kind::Pdf => {
+            pdf::check(&bytes)?;
+            bytes
+        }
+        Kind::Csv => {
+            // `detect` has checked the text is UTF-8.
+            let text = std::str::from_utf8(&bytes).map_err(|_| Refusal::UnknownType)?;
+            match formulas::neutralise(text) {
+                Ok(Some(neutralised)) => neutralised.into_bytes(),
+                Ok(None) => bytes,
+                Err(_) => return Err(Refusal::Damaged("a CSV that cannot be read")),
+            }
+        }
+    };
+    Ok(Accepted { bytes, kind })
 }
 
 /// The uploaded file: its bytes and the name the client gave it (for the download name only).
@@ -122,10 +183,10 @@ pub fn detect(bytes: &[u8], allowed: &[Kind]) -> Result<Kind, Refusal> {
         Kind::Png => Some(png_size(bytes)?),
         Kind::Jpeg => Some(jpeg_size(bytes)?),
         Kind::Webp => Some(webp_size(bytes)?),
-        Kind::Pdf => {
-            pdf_check(bytes)?;
-            None
+        Kind::Pdf if !pdf::has_end_marker(bytes) => {
+            return Err(Refusal::Damaged("PDF without its end marker"))
         }
+        Kind::Pdf => None,
         Kind::Csv => None,
     };
     if let Some((w, h)) = size {
@@ -151,6 +212,12 @@ pub fn refusal_error(refusal: Refusal, accepted: &str) -> ApiError {
         Refusal::TooManyPixels => ApiError::bad_request(format!(
             "The image is too large: at most {MAX_SIDE} pixels a side and {MAX_PIXELS} pixels in all."
         )),
+        Refusal::Active(what) => ApiError::bad_request(format!(
+            "The PDF carries {what}, which could run when it is opened: send a plain document."
+        )),
+        Refusal::Encrypted => ApiError::bad_request(
+            "The PDF is encrypted or password-protected: send it without protection.",
+        ),
     }
 }
 
@@ -163,38 +230,11 @@ fn sniff(b: &[u8]) -> Option<Kind> {
         Some(Kind::Webp)
     } else if b.starts_with(b"%PDF-") {
         Some(Kind::Pdf)
-    } else if is_csv_text(b) {
+    } else if formulas::is_csv_text(b) {
         Some(Kind::Csv)
     } else {
         None
     }
-}
-
-/// UTF-8 text without control characters (other than tab and line ends) that is not markup:
-/// HTML renamed `.csv` must not be served back as a spreadsheet.
-fn is_csv_text(b: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(b) else {
-        return false;
-    };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let lower = text.to_ascii_lowercase();
-    let markup = [
-        "<html",
-        "<!doctype",
-        "<script",
-        "<body",
-        "<iframe",
-        "<svg",
-        "<?xml",
-    ]
-    .iter()
-    .any(|tag| lower.contains(tag));
-    !text.trim().is_empty()
-        && !text.trim_start().starts_with('<')
-        && !markup
-        && text
-            .chars()
-            .all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'))
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
@@ -298,80 +338,10 @@ fn webp_size(b: &[u8]) -> Result<(u32, u32), Refusal> {
     }
 }
 
-/// A PDF ends with `%%EOF` (allowing trailing white space).
-fn pdf_check(b: &[u8]) -> Result<(), Refusal> {
-    let tail = &b[b.len().saturating_sub(1024)..];
-    if tail.windows(5).any(|w| w == b"%%EOF") {
-        Ok(())
-    } else {
-        Err(Refusal::Damaged("PDF without its end marker"))
-    }
-}
-
 /// Small valid files of each type, built in code: for this crate's tests, and for the acceptance
 /// suite through the `fixtures` feature. Never in a function's binary.
 #[cfg(any(test, feature = "fixtures"))]
-pub mod samples {
-    /// A PNG declaring `w` × `h` pixels with valid chunks and CRCs (its data is one stored
-    /// deflate block of zeros, not a full image: the checks here never decode pixels).
-    pub fn png(w: u32, h: u32) -> Vec<u8> {
-        fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-            out.extend((data.len() as u32).to_be_bytes());
-            let mut c = kind.to_vec();
-            c.extend(data);
-            out.extend(&c);
-            out.extend(crc32fast::hash(&c).to_be_bytes());
-        }
-        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-        let mut ihdr = w.to_be_bytes().to_vec();
-        ihdr.extend(h.to_be_bytes());
-        ihdr.extend([8, 0, 0, 0, 0]); // 8-bit greyscale
-        chunk(&mut out, b"IHDR", &ihdr);
-        // Only a few short rows of data: enough for the structure checks, small for any size.
-        let row = 1 + w.min(4096) as usize;
-        let raw = vec![0u8; row * h.min(4) as usize];
-        // zlib header, one stored block, Adler-32 of zeros is (1, len) packed.
-        let mut idat = vec![0x78, 0x01, 0x01];
-        idat.extend((raw.len() as u16).to_le_bytes());
-        idat.extend((!(raw.len() as u16)).to_le_bytes());
-        idat.extend(&raw);
-        let adler = ((raw.len() as u32 % 65521) << 16) | 1;
-        idat.extend(adler.to_be_bytes());
-        chunk(&mut out, b"IDAT", &idat);
-        chunk(&mut out, b"IEND", &[]);
-        out
-    }
-
-    /// A minimal JPEG of `w` × `h` (SOI, SOF0, EOI: enough for the structure checks).
-    pub fn jpeg(w: u16, h: u16) -> Vec<u8> {
-        let mut out = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-        out.extend(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-        out.extend([0xFF, 0xC0, 0x00, 0x0B, 0x08]);
-        out.extend(h.to_be_bytes());
-        out.extend(w.to_be_bytes());
-        out.extend([0x01, 0x01, 0x11, 0x00]);
-        out.extend([0xFF, 0xD9]);
-        out
-    }
-
-    /// A minimal extended WebP (VP8X) of `w` × `h`.
-    pub fn webp(w: u32, h: u32) -> Vec<u8> {
-        let mut data = vec![0u8; 4];
-        data.extend(&(w - 1).to_le_bytes()[..3]);
-        data.extend(&(h - 1).to_le_bytes()[..3]);
-        let mut out = b"RIFF".to_vec();
-        out.extend(((4 + 8 + data.len()) as u32).to_le_bytes());
-        out.extend(b"WEBPVP8X");
-        out.extend((data.len() as u32).to_le_bytes());
-        out.extend(data);
-        out
-    }
-
-    /// A one-page PDF.
-    pub fn pdf() -> Vec<u8> {
-        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
-    }
-}
+pub mod samples;
 
 #[cfg(test)]
 mod tests {
@@ -448,20 +418,20 @@ mod tests {
     #[test]
     fn decompression_bombs_are_refused_by_their_declared_size() {
         assert_eq!(
-            detect(&png(50_000, 50_000), IMAGES),
+            detect(&png_declaring(50_000, 50_000), IMAGES),
             Err(Refusal::TooManyPixels)
         );
         assert_eq!(detect(&png(10_001, 1), IMAGES), Err(Refusal::TooManyPixels));
         assert_eq!(
-            detect(&jpeg(9_000, 9_000), IMAGES),
+            detect(&jpeg_declaring(9_000, 9_000), IMAGES),
             Err(Refusal::TooManyPixels)
         );
         assert_eq!(
-            detect(&webp(16_000, 16_000), IMAGES),
+            detect(&webp_declaring(16_000, 16_000), IMAGES),
             Err(Refusal::TooManyPixels)
         );
         assert!(matches!(
-            detect(&png(0, 5), IMAGES),
+            detect(&png_declaring(0, 5), IMAGES),
             Err(Refusal::Damaged(_))
         ));
     }
