@@ -73,7 +73,7 @@ fn parse(req: &Request, now: i64) -> ApiResult<Registration> {
             None
         }
     };
-    // Last, once everything else is right: the estimator is the costly check.
+    // Last, once everything else is right: it judges the password against the details above.
     f.refuse_guessable_password("password", &password, &[&username, &email, &name, &phone]);
     f.finish()?;
     Ok(Registration {

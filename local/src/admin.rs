@@ -28,7 +28,7 @@ pub async fn create_admin(ctx: &Ctx, r: AdminRequest) -> Result<User, String> {
     if !(MIN_PASSWORD_CHARS.max(12)..=password::MAX_PASSWORD_CHARS).contains(&chars) {
         return Err("password: an admin password needs 12 to 128 characters".into());
     }
-    // The same estimator as registration, last: it is the costly check.
+    // The same check as registration, once the rest is right.
     let context = [&r.username, &r.email, &r.name, &r.phone].map(String::as_str);
     if let Some(why) = shared::strength::weakness(&r.password, &context) {
         return Err(format!("password: {why}"));

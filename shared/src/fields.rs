@@ -162,9 +162,9 @@ impl Fields {
     }
 
     /// Refuses `password` (the field `name`) when it is too easy to guess for someone who gave
-    /// `context` (username, e-mail, name, phone), saying why ([`crate::strength`]). The
-    /// estimator costs CPU, so it runs only once every other check has passed: a request with
-    /// any other problem is answered without it.
+    /// `context` (username, e-mail, name, phone), saying why ([`crate::strength`]). It runs
+    /// only once every other check has passed (a request with any other problem is answered
+    /// without it), so it judges a password that is otherwise acceptable.
     pub fn refuse_guessable_password(&mut self, name: &str, password: &str, context: &[&str]) {
         if !self.problems.is_empty() {
             return;
