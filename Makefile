@@ -11,7 +11,8 @@ CARGO_TEST := cargo test --locked
 MOTO := MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python
 # Local configuration for `cargo lambda watch` / `make invoke`: the same files `make run` uses.
 LOCAL_ENV := BACKEND=embedded DATABASE_PATH=$(CURDIR)/.local/api.db OUTBOX_PATH=$(CURDIR)/.local/outbox.jsonl \
-	BLOB_DIR=$(CURDIR)/.local/blobs JWT_SECRET=$$(cat $(CURDIR)/.local/jwt-secret)
+	BLOB_DIR=$(CURDIR)/.local/blobs LOCAL_SECRET=$$(cat $(CURDIR)/.local/secret) \
+	PUBLIC_BASE_URL=http://127.0.0.1:3000
 ADMIN := cargo run --locked -q -p local --bin fintract-admin --
 # One Lambda function per binary in functions/src/bin/, named as in the route registry.
 FUNCTIONS := $(basename $(notdir $(wildcard functions/src/bin/*.rs)))
@@ -105,16 +106,16 @@ zip: build
 	@for f in $(FUNCTIONS); do (cd target/lambda/$$f && rm -f bootstrap.zip && zip -q -9 bootstrap.zip bootstrap && \
 		printf '%-20s %8d bytes zipped\n' $$f $$(stat -c %s bootstrap.zip)); done
 
-.local/jwt-secret:
+.local/secret:
 	@mkdir -p .local && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $@ && chmod 600 $@
 
 ## Run the functions under cargo lambda's local Lambda emulator (then `make invoke FN=…`).
-watch: $(VENV)/.lambda-ready .local/jwt-secret
+watch: $(VENV)/.lambda-ready .local/secret
 	$(LOCAL_ENV) $(ADMIN) seed-demo
 	$(LOCAL_ENV) PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda watch
 
 ## Invoke one function with its events/ file; demo tokens are filled in from the local database.
-invoke: $(VENV)/.lambda-ready .local/jwt-secret
+invoke: $(VENV)/.lambda-ready .local/secret
 	@test -n "$(FN)" || { echo "usage: make invoke FN=<one of: $(FUNCTIONS)>"; exit 2; }
 	@mkdir -p target
 	@$(LOCAL_ENV) $(ADMIN) seed-demo >/dev/null

@@ -28,6 +28,7 @@ pub mod upload_file;
 pub mod user_info;
 pub mod verify_email;
 pub mod verify_otp;
+pub mod well_known;
 
 shared::registry! {
     /// `POST /token/`: username and password for a JWT pair (DFCU API).
@@ -106,6 +107,10 @@ shared::registry! {
         POST "/api/login/" => dashboard::login, Public, uncounted;
         POST "/api/logout/" => dashboard::logout, Public, uncounted;
         GET "/api/metrics.json" => dashboard::metrics_json, Password, uncounted;
+    }
+    WELL_KNOWN = "well-known" {
+        GET "/.well-known/jwks.json" => well_known::jwks, Public;
+        GET "/.well-known/oauth-authorization-server" => well_known::metadata, Public;
     }
 }
 

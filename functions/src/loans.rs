@@ -12,7 +12,7 @@ pub const AWAITING_APPROVAL: &str = "Account awaiting admin approval.";
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     // A token that does not verify answers 401 before anything is read.
-    let claims = ctx.verify_access(&req)?;
+    let claims = ctx.verify_access(&req).await?;
     let account_number = match account_number(&req) {
         Ok(number) => number,
         Err(bad_request) => {

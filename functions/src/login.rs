@@ -53,7 +53,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             "This account has no phone number: use otpType Email.",
         ));
     }
-    let (otp, code) = ctx.new_otp(user.id);
+    let (otp, code) = ctx.new_otp(user.id)?;
     ctx.store.put_otp(&otp).await?;
     let minutes = ctx.config.otp_ttl.as_secs().div_ceil(60);
     let message = match channel {

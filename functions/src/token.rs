@@ -26,8 +26,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let matches = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     match user {
         Some(user) if matches && user.may_hold_tokens() => {
+            let issuer = ctx.public_base_url(&req)?;
             let pair = ctx
-                .issue_tokens(&user, shared::jwt::Earned::Password)
+                .issue_tokens(&issuer, &user, shared::jwt::Earned::Password)
                 .await?;
             Ok(json(shared::http::StatusCode::OK, &pair))
         }

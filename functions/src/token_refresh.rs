@@ -9,6 +9,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let mut fields = Fields::from_request(&req)?;
     let refresh = fields.required_secret("refresh", 4096);
     fields.finish()?;
-    let pair = ctx.rotate(&refresh).await?;
+    let issuer = ctx.public_base_url(&req)?;
+    let pair = ctx.rotate(&issuer, &refresh).await?;
     Ok(json(StatusCode::OK, &pair))
 }

@@ -24,8 +24,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         .await?
         .filter(|u| u.may_hold_tokens())
         .ok_or_else(|| ApiError::unauthorized(INVALID_CODE))?;
+    let issuer = ctx.public_base_url(&req)?;
     let tokens = ctx
-        .issue_tokens(&user, shared::jwt::Earned::PasswordAndCode)
+        .issue_tokens(&issuer, &user, shared::jwt::Earned::PasswordAndCode)
         .await?;
     if let Err(e) = ctx
         .modify_user(id, |u| {

@@ -260,7 +260,7 @@ impl Gateway {
         let blobs = shared::blob::LocalBlobs::new(
             self.ctx.config.blob_dir.clone(),
             String::new(), // only checks signatures here; makes no URLs
-            self.ctx.config.jwt_secret.clone().unwrap_or_default(),
+            self.ctx.config.blob_url_key.clone().unwrap_or_default(),
         );
         let Some((bytes, meta)) = blobs.open_signed(key, expires, sig, shared::now()) else {
             return gateway_error(

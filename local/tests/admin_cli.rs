@@ -12,7 +12,7 @@ fn run(db: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output
         .args(args)
         .env("BACKEND", "embedded")
         .env("DATABASE_PATH", db)
-        .env("JWT_SECRET", "a-test-secret-that-is-at-least-32-bytes")
+        .env("LOCAL_SECRET", "a-test-secret-that-is-at-least-32-bytes")
         .env_remove("FINTRACT_ADMIN_PASSWORD")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -202,7 +202,7 @@ fn demo_tokens_are_refused_outside_the_embedded_backend() {
     let out = Command::new(env!("CARGO_BIN_EXE_fintract-admin"))
         .args(["demo-token", "jblunt"])
         .env("BACKEND", "aws")
-        .env("JWT_SECRET", "a-test-secret-that-is-at-least-32-bytes")
+        .env("LOCAL_SECRET", "a-test-secret-that-is-at-least-32-bytes")
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -24,22 +24,29 @@ pub const CODE_SIGN_IN_NEEDED: &str = "This needs a sign-in with the one-time co
 #[derive(Clone, Debug)]
 struct Earning {
     amr: Vec<String>,
-    aud: Option<String>,
+    aud: String,
 }
 
 impl From<Earned> for Earning {
     fn from(e: Earned) -> Self {
         Earning {
             amr: e.amr(),
-            aud: Some(e.aud().to_string()),
+            aud: e.aud().to_string(),
         }
     }
 }
 
 impl Ctx {
-    fn sign_pair(&self, user: &User, family: &str, how: &Earning) -> (TokenPair, RefreshRecord) {
+    async fn sign_pair(
+        &self,
+        issuer: &str,
+        user: &User,
+        family: &str,
+        how: &Earning,
+    ) -> ApiResult<(TokenPair, RefreshRecord)> {
         let now = self.now();
         let claims = |token_type, ttl: std::time::Duration| Claims {
+            iss: issuer.to_string(),
             sub: user.id.to_string(),
             token_type,
             jti: random_id(),
@@ -59,19 +66,26 @@ impl Ctx {
             expires_at: refresh.exp,
         };
         let pair = TokenPair {
-            refresh: self.jwt.sign(&refresh),
-            access: self.jwt.sign(&access),
+            refresh: self.sign_token(&refresh).await?,
+            access: self.sign_token(&access).await?,
         };
-        (pair, record)
+        Ok((pair, record))
     }
 
     /// Starts a new login family for `user`, who must be allowed to hold tokens, recording how
-    /// the sign-in was `earned`.
-    pub async fn issue_tokens(&self, user: &User, earned: Earned) -> ApiResult<TokenPair> {
+    /// the sign-in was `earned`; `issuer` is the API's public base URL ([`Ctx::public_base_url`]).
+    pub async fn issue_tokens(
+        &self,
+        issuer: &str,
+        user: &User,
+        earned: Earned,
+    ) -> ApiResult<TokenPair> {
         if !user.may_hold_tokens() {
             return Err(ApiError::invalid_token());
         }
-        let (pair, record) = self.sign_pair(user, &random_id(), &earned.into());
+        let (pair, record) = self
+            .sign_pair(issuer, user, &random_id(), &earned.into())
+            .await?;
         self.store.put_refresh(&record).await?;
         Ok(pair)
     }
@@ -79,18 +93,21 @@ impl Ctx {
     /// The live user behind the request's access token (bearer or `auth_key`), or 401; 403 when
     /// the token was earned with less than the route asks ([`Assurance`]).
     pub async fn authenticate(&self, req: &Request) -> ApiResult<User> {
-        let claims = self.verify_access(req)?;
+        let claims = self.verify_access(req).await?;
         let user = self.live_user(&claims).await?;
         assured(req, &claims)?;
         Ok(user)
     }
 
-    /// The claims of the request's access token if its signature and expiry hold, or 401.
-    /// Reads nothing: a handler may start its own reads beside `live_user` once this passed.
-    pub fn verify_access(&self, req: &Request) -> ApiResult<Claims> {
+    /// The claims of the request's access token if its signature, issuer, audience and expiry
+    /// hold, or 401. Reads nothing (but the published keys, at most once a minute, when the token
+    /// names a key this function has not seen): a handler may start its own reads beside
+    /// `live_user` once this passed.
+    pub async fn verify_access(&self, req: &Request) -> ApiResult<Claims> {
         let token = crate::http::bearer_token(req).ok_or_else(ApiError::invalid_token)?;
-        self.jwt
-            .verify(token, TokenType::Access, self.now())
+        let issuer = self.public_base_url(req)?;
+        self.verify_token(token, TokenType::Access, &issuer)
+            .await
             .map_err(|_| ApiError::invalid_token())
     }
 
@@ -106,11 +123,11 @@ impl Ctx {
 
     /// Rotates a refresh token: the old one is spent, a new pair of the same family comes back.
     /// Presenting a spent token revokes its whole family.
-    pub async fn rotate(&self, refresh_token: &str) -> ApiResult<TokenPair> {
+    pub async fn rotate(&self, issuer: &str, refresh_token: &str) -> ApiResult<TokenPair> {
         let refused = || ApiError::unauthorized("Invalid or expired refresh token.");
         let claims = self
-            .jwt
-            .verify(refresh_token, TokenType::Refresh, self.now())
+            .verify_token(refresh_token, TokenType::Refresh, issuer)
+            .await
             .map_err(|_| refused())?;
         let family = claims.fam.clone().ok_or_else(refused)?;
         let user = self.live_user(&claims).await.map_err(|_| refused())?;
@@ -119,7 +136,7 @@ impl Ctx {
             amr: claims.amr.clone(),
             aud: claims.aud.clone(),
         };
-        let (pair, record) = self.sign_pair(&user, &family, &how);
+        let (pair, record) = self.sign_pair(issuer, &user, &family, &how).await?;
         match self
             .store
             .rotate_refresh(&claims.jti, &record, self.now())
@@ -139,12 +156,9 @@ impl Ctx {
 }
 
 /// Whether `claims` meet what the request's route asks (set by `Route::call`; a handler called
-/// outside a route is held to the strictest). A token for neither API is no token (401); a
+/// outside a route is held to the strictest; a token for neither API never verified). A
 /// password-only token where the code is needed is 403.
 pub fn assured(req: &Request, claims: &Claims) -> ApiResult<()> {
-    if !claims.for_our_apis() {
-        return Err(ApiError::invalid_token());
-    }
     let needed = req
         .extensions()
         .get::<Assurance>()

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::keys::{KeyEntry, KeySet};
+
 /// Which adapters the ports use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -18,9 +20,22 @@ pub struct Config {
     pub backend: Backend,
     pub table_name: String,
     pub counter_table_name: String,
-    pub jwt_secret: Option<Vec<u8>>,
-    /// Where the signing key lives in AWS (read once at cold start when `JWT_SECRET` is unset).
-    pub jwt_secret_arn: Option<String>,
+    /// The token signing keys, private parts included (`JWT_SIGNING_KEYS`, or read at cold start
+    /// from `JWT_SIGNING_KEYS_ARN` / `JWT_SIGNING_KEYS_FILE`): only the functions that issue
+    /// tokens have them (ARCHITECTURE.md §6).
+    pub signing_keys: Option<KeySet>,
+    pub signing_keys_arn: Option<String>,
+    pub signing_keys_file: Option<PathBuf>,
+    /// Public keys a verifier starts with, without a network call (`JWT_PUBLIC_KEYS`, a JWKS).
+    pub public_keys: Option<KeySet>,
+    /// The key of the sign-in code hashes (`OTP_KEY`, or the secret `OTP_KEY_ARN` names).
+    pub otp_key: Option<Vec<u8>>,
+    pub otp_key_arn: Option<String>,
+    /// The key of the dashboard's session cookie (`DASHBOARD_KEY` / `DASHBOARD_KEY_ARN`).
+    pub dashboard_key: Option<Vec<u8>>,
+    pub dashboard_key_arn: Option<String>,
+    /// The key of the local gateway's download URLs (`BLOB_URL_KEY`; S3 presigns in AWS).
+    pub blob_url_key: Option<Vec<u8>>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub counter_shards: u32,
@@ -65,7 +80,7 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-/// The shortest HS256 secret accepted (ARCHITECTURE.md §6).
+/// The shortest HMAC key accepted (code hashes, the dashboard cookie, local download URLs).
 pub const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {
@@ -90,17 +105,38 @@ impl Config {
                 })
             }
         };
-        let jwt_secret = match lookup("JWT_SECRET") {
-            Some(s) => Some(validate_secret(s.into_bytes())?),
-            None => None,
+        let key = |name: &'static str| -> Result<Option<Vec<u8>>, ConfigError> {
+            lookup(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| validate_secret(name, v.into_bytes()))
+                .transpose()
         };
-        Ok(Config {
+        let key_set = |name: &'static str| -> Result<Option<KeySet>, ConfigError> {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| {
+                    KeySet::parse(v.trim()).map_err(|e| ConfigError {
+                        name,
+                        problem: e.to_string(),
+                    })
+                })
+                .transpose()
+        };
+        let arn = |name: &str| lookup(name).filter(|a| !a.is_empty());
+        let mut config = Config {
             backend,
             table_name: lookup("TABLE_NAME").unwrap_or_else(|| "fintract-main".into()),
             counter_table_name: lookup("COUNTER_TABLE_NAME")
                 .unwrap_or_else(|| "fintract-counters".into()),
-            jwt_secret,
-            jwt_secret_arn: lookup("JWT_SECRET_ARN").filter(|a| !a.is_empty()),
+            signing_keys: key_set("JWT_SIGNING_KEYS")?,
+            signing_keys_arn: arn("JWT_SIGNING_KEYS_ARN"),
+            signing_keys_file: arn("JWT_SIGNING_KEYS_FILE").map(PathBuf::from),
+            public_keys: key_set("JWT_PUBLIC_KEYS")?,
+            otp_key: key("OTP_KEY")?,
+            otp_key_arn: arn("OTP_KEY_ARN"),
+            dashboard_key: key("DASHBOARD_KEY")?,
+            dashboard_key_arn: arn("DASHBOARD_KEY_ARN"),
+            blob_url_key: key("BLOB_URL_KEY")?,
             access_ttl: Duration::from_secs(seconds(&lookup, "ACCESS_TOKEN_TTL_SECS", 300)?),
             refresh_ttl: Duration::from_secs(seconds(&lookup, "REFRESH_TOKEN_TTL_SECS", 86_400)?),
             counter_shards: seconds(&lookup, "COUNTER_SHARDS", 4)?.clamp(1, 64) as u32,
@@ -138,11 +174,36 @@ impl Config {
                 30,
             )?),
             clock: Default::default(),
-        })
+        };
+        // On a laptop, one secret stands for every key (`make run`, `make invoke`).
+        if let Some(secret) = key("LOCAL_SECRET")? {
+            config.fill_from_local_secret(&secret);
+        }
+        Ok(config)
     }
 
-    /// An embedded configuration for tests and the local gateway.
-    pub fn embedded(database_path: impl Into<PathBuf>, jwt_secret: Vec<u8>) -> Self {
+    /// Fills every key not configured otherwise with one derived from a local `secret`.
+    pub fn fill_from_local_secret(&mut self, secret: &[u8]) {
+        if self.signing_keys.is_none()
+            && self.signing_keys_arn.is_none()
+            && self.signing_keys_file.is_none()
+        {
+            self.signing_keys = Some(derived_signing_keys(secret));
+        }
+        if self.otp_key.is_none() && self.otp_key_arn.is_none() {
+            self.otp_key = Some(derived_key(secret, "otp"));
+        }
+        if self.dashboard_key.is_none() && self.dashboard_key_arn.is_none() {
+            self.dashboard_key = Some(derived_key(secret, "dashboard"));
+        }
+        if self.blob_url_key.is_none() {
+            self.blob_url_key = Some(derived_key(secret, "blob-url"));
+        }
+    }
+
+    /// An embedded configuration for tests and the local gateway, every key derived from
+    /// `secret` (one process holds them all there; ARCHITECTURE.md §6).
+    pub fn embedded(database_path: impl Into<PathBuf>, secret: Vec<u8>) -> Self {
         let database_path: PathBuf = database_path.into();
         Config {
             outbox_path: database_path.with_file_name("outbox.jsonl"),
@@ -164,8 +225,15 @@ impl Config {
             backend: Backend::Embedded { database_path },
             table_name: "fintract-main".into(),
             counter_table_name: "fintract-counters".into(),
-            jwt_secret: Some(jwt_secret),
-            jwt_secret_arn: None,
+            signing_keys: Some(derived_signing_keys(&secret)),
+            signing_keys_arn: None,
+            signing_keys_file: None,
+            public_keys: None,
+            otp_key: Some(derived_key(&secret, "otp")),
+            otp_key_arn: None,
+            dashboard_key: Some(derived_key(&secret, "dashboard")),
+            dashboard_key_arn: None,
+            blob_url_key: Some(derived_key(&secret, "blob-url")),
             access_ttl: Duration::from_secs(300),
             refresh_ttl: Duration::from_secs(86_400),
             counter_shards: 4,
@@ -205,11 +273,28 @@ fn base_url(value: Option<String>) -> Result<Option<String>, ConfigError> {
     }
 }
 
-/// Refuses secrets too short for HS256.
-pub fn validate_secret(secret: Vec<u8>) -> Result<Vec<u8>, ConfigError> {
+/// A key for one purpose, derived from a local secret (HMAC-SHA256 of the purpose's name).
+pub fn derived_key(secret: &[u8], purpose: &str) -> Vec<u8> {
+    use hmac::Mac;
+    let mut mac = crate::crypto::hmac(secret);
+    mac.update(format!("fintract-{purpose}-v1").as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// A one-key signing set derived from a local secret (tests sign with it as an issuer would).
+pub fn derived_signing_keys(secret: &[u8]) -> KeySet {
+    let seed: [u8; 32] = derived_key(secret, "signing")
+        .try_into()
+        .unwrap_or([0; 32]);
+    // A 32-byte seed is always a valid Ed25519 key.
+    KeySet::single(KeyEntry::from_seed(&seed, 0).expect("an Ed25519 seed"))
+}
+
+/// Refuses keys too short for HMAC-SHA256.
+pub fn validate_secret(name: &'static str, secret: Vec<u8>) -> Result<Vec<u8>, ConfigError> {
     if secret.len() < MIN_SECRET_BYTES {
         return Err(ConfigError {
-            name: "JWT_SECRET",
+            name,
             problem: format!("must be at least {MIN_SECRET_BYTES} bytes"),
         });
     }
@@ -252,13 +337,20 @@ mod tests {
         assert!(matches!(c.backend, Backend::Embedded { .. }));
         assert_eq!(c.access_ttl, Duration::from_secs(300));
         assert_eq!(c.refresh_ttl, Duration::from_secs(86_400));
-        assert!(c.jwt_secret.is_none());
+        assert!(c.signing_keys.is_none() && c.otp_key.is_none());
     }
 
     #[test]
-    fn a_short_jwt_secret_is_refused() {
-        let err = cfg(&[("JWT_SECRET", "too-short")]).unwrap_err();
-        assert_eq!(err.name, "JWT_SECRET");
+    fn short_keys_and_malformed_key_sets_are_refused() {
+        for name in ["OTP_KEY", "DASHBOARD_KEY", "BLOB_URL_KEY"] {
+            assert_eq!(cfg(&[(name, "too-short")]).unwrap_err().name, name);
+        }
+        for name in ["JWT_SIGNING_KEYS", "JWT_PUBLIC_KEYS"] {
+            assert_eq!(cfg(&[(name, "{\"keys\":[{}]}")]).unwrap_err().name, name);
+        }
+        let set = derived_signing_keys(b"a local secret of thirty-two bytes!");
+        let c = cfg(&[("JWT_PUBLIC_KEYS", &set.jwks().to_string())]).unwrap();
+        assert_eq!(c.public_keys.unwrap().keys[0].kid, set.keys[0].kid);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `clock` | `now`: the time every expiry is judged by |
 //! | `auth` | issuing and rotating token pairs; `authenticate`, `verify_access`, `live_user` |
+//! | `signing` | `sign_token` and `verify_token`: the token keys, kept fresh |
 //! | `otp` | issuing and redeeming sign-in codes |
 //! | `roles` | who may act on whom; the last-Fintract-admin guard |
 //! | `claims` | the approver, and the accounts claiming a customer id |
@@ -25,20 +26,21 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::blob::{Blobs, LocalBlobs, S3Blobs};
-use crate::config::{Backend, Config, ConfigError};
-use crate::jwt::JwtKeys;
+use crate::config::{validate_secret, Backend, Config, ConfigError};
+use crate::keys::KeySet;
+use crate::signing::{SigningSource, TokenKeys};
 use crate::notify::{AwsNotifier, Notifier, Outbox};
 use crate::store::dynamo::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{DataStore, StoreError};
 
-/// What every handler gets: configuration, the data ports and the signing key.
+/// What every handler gets: configuration, the data ports and the token keys it may hold.
 pub struct Ctx {
     pub config: Config,
     pub store: Arc<dyn DataStore>,
     pub notifier: Arc<dyn Notifier>,
     pub blobs: Arc<dyn Blobs>,
-    pub jwt: JwtKeys,
+    pub(crate) token_keys: TokenKeys,
 }
 
 /// Why a function could not start.
@@ -50,24 +52,39 @@ pub enum InitError {
     Store(#[from] StoreError),
 }
 
-/// Reads the signing key (the secret's string) and checks its length.
-async fn fetch_secret(sdk: &SdkConfig, arn: &str) -> Result<Vec<u8>, InitError> {
-    let out = aws_sdk_secretsmanager::Client::new(sdk)
+/// Reads the string of the secret `arn` (the configuration variable `name` named it).
+async fn fetch_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &'static str,
+    arn: &str,
+) -> Result<String, InitError> {
+    let out = client
         .get_secret_value()
         .secret_id(arn)
         .send()
         .await
         .map_err(|e| ConfigError {
-            name: "JWT_SECRET_ARN",
+            name,
             problem: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
         })?;
     let secret = out.secret_string().ok_or(ConfigError {
-        name: "JWT_SECRET_ARN",
+        name,
         problem: "the secret has no string value".into(),
     })?;
-    Ok(crate::config::validate_secret(
-        secret.trim().as_bytes().to_vec(),
-    )?)
+    Ok(secret.trim().to_string())
+}
+
+/// Reads a signing set from the local file the configuration names, if it holds none yet.
+fn read_signing_file(config: &mut Config) -> Result<(), ConfigError> {
+    if let (None, Some(path)) = (&config.signing_keys, &config.signing_keys_file) {
+        let problem = |e: String| ConfigError {
+            name: "JWT_SIGNING_KEYS_FILE",
+            problem: format!("{}: {e}", path.display()),
+        };
+        let json = std::fs::read_to_string(path).map_err(|e| problem(e.to_string()))?;
+        config.signing_keys = Some(KeySet::parse(json.trim()).map_err(|e| problem(e.to_string()))?);
+    }
+    Ok(())
 }
 
 /// Explicit SDK timeouts and retries: a backend that hangs costs at most a few seconds.
@@ -104,14 +121,47 @@ impl Ctx {
         }
     }
 
-    /// The AWS adapters, fetching the signing key from Secrets Manager first when the
-    /// configuration names a secret instead of holding a key.
+    /// The AWS adapters, first reading from Secrets Manager each key the configuration names
+    /// by ARN (a function's template grants it exactly those), all at once.
     pub async fn aws_with_secret(mut config: Config, sdk: &SdkConfig) -> Result<Self, InitError> {
-        if config.jwt_secret.is_none() {
-            if let Some(arn) = config.jwt_secret_arn.clone() {
-                config.jwt_secret = Some(fetch_secret(sdk, &arn).await?);
+        let client = aws_sdk_secretsmanager::Client::new(sdk);
+        let wanted = |held: bool, arn: &Option<String>| arn.clone().filter(|_| !held);
+        let fetch = |name: &'static str, arn: Option<String>| {
+            let client = client.clone();
+            async move {
+                match arn {
+                    Some(arn) => fetch_secret(&client, name, &arn).await.map(Some),
+                    None => Ok(None),
+                }
             }
+        };
+        let (signing, otp, dashboard) = futures::try_join!(
+            fetch(
+                "JWT_SIGNING_KEYS_ARN",
+                wanted(config.signing_keys.is_some(), &config.signing_keys_arn)
+            ),
+            fetch(
+                "OTP_KEY_ARN",
+                wanted(config.otp_key.is_some(), &config.otp_key_arn)
+            ),
+            fetch(
+                "DASHBOARD_KEY_ARN",
+                wanted(config.dashboard_key.is_some(), &config.dashboard_key_arn)
+            ),
+        )?;
+        if let Some(json) = signing {
+            config.signing_keys = Some(KeySet::parse(&json).map_err(|e| ConfigError {
+                name: "JWT_SIGNING_KEYS_ARN",
+                problem: e.to_string(),
+            })?);
         }
+        if let Some(key) = otp {
+            config.otp_key = Some(validate_secret("OTP_KEY_ARN", key.into_bytes())?);
+        }
+        if let Some(key) = dashboard {
+            config.dashboard_key = Some(validate_secret("DASHBOARD_KEY_ARN", key.into_bytes())?);
+        }
+        read_signing_file(&mut config)?;
         Self::aws(config, sdk)
     }
 
@@ -135,11 +185,25 @@ impl Ctx {
             client: aws_sdk_s3::Client::from_conf(s3),
             bucket: config.bucket_name.clone(),
         };
-        Self::with_ports(config, Arc::new(store), Arc::new(notifier), Arc::new(blobs))
+        let source = match &config.signing_keys_arn {
+            Some(arn) => SigningSource::Secret {
+                client: aws_sdk_secretsmanager::Client::new(sdk),
+                arn: arn.clone(),
+            },
+            None => SigningSource::None,
+        };
+        Self::with_source(
+            config,
+            Arc::new(store),
+            Arc::new(notifier),
+            Arc::new(blobs),
+            source,
+        )
     }
 
     /// The embedded adapters: the SQLite file named in the configuration.
-    pub fn embedded(config: Config) -> Result<Self, InitError> {
+    pub fn embedded(mut config: Config) -> Result<Self, InitError> {
+        read_signing_file(&mut config)?;
         let store = match &config.backend {
             Backend::Embedded { database_path } => {
                 SqliteStore::open(database_path, config.sqlite_busy_timeout)?
@@ -158,7 +222,7 @@ impl Ctx {
                 .public_base_url
                 .clone()
                 .unwrap_or_else(|| crate::config::LOCAL_BASE_URL.into()),
-            config.jwt_secret.clone().unwrap_or_default(),
+            config.blob_url_key.clone().unwrap_or_default(),
         );
         Self::with_ports(config, Arc::new(store), Arc::new(outbox), Arc::new(blobs))
     }
@@ -170,12 +234,24 @@ impl Ctx {
         notifier: Arc<dyn Notifier>,
         blobs: Arc<dyn Blobs>,
     ) -> Result<Self, InitError> {
-        let secret = config.jwt_secret.clone().ok_or(ConfigError {
-            name: "JWT_SECRET",
-            problem: "not set (nor JWT_SECRET_ARN in AWS)".into(),
-        })?;
+        let source = match &config.signing_keys_file {
+            Some(path) => SigningSource::File(path.clone()),
+            None => SigningSource::None,
+        };
+        Self::with_source(config, store, notifier, blobs, source)
+    }
+
+    /// Any adapters, and where the signing set is re-read from.
+    pub fn with_source(
+        config: Config,
+        store: Arc<dyn DataStore>,
+        notifier: Arc<dyn Notifier>,
+        blobs: Arc<dyn Blobs>,
+        source: SigningSource,
+    ) -> Result<Self, InitError> {
+        let token_keys = TokenKeys::new(&config, source, config.clock.now())?;
         Ok(Ctx {
-            jwt: JwtKeys::new(secret),
+            token_keys,
             config,
             store,
             notifier,

@@ -1,14 +1,16 @@
-//! HS256 JSON Web Tokens, written out rather than taken from a general JWT crate so that exactly
-//! one algorithm is accepted: `alg` must be `HS256`, and `none` or anything else is refused before
-//! a signature is even looked at.
+//! JSON Web Tokens: EdDSA (Ed25519) through the `jsonwebtoken` crate, with `kid`, `iss` and `aud`
+//! set and checked. Exactly one algorithm is accepted: a header naming any other (`none`, `HS256`
+//! with the public key as its secret, ...) is refused before a key is even chosen, and each key is
+//! an Ed25519 key that the crate will use for nothing else. Why Ed25519: `keys.rs`.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use hmac::Mac;
+use std::collections::HashMap;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::HmacSha256;
+use crate::keys::{KeyError, KeySet};
 
 /// Which of the pair a token is; one is never accepted where the other is expected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,7 +23,11 @@ pub enum TokenType {
 /// The claims of both token types (ARCHITECTURE.md §6); `fam` names a refresh token's login family.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
+    /// Who issued it: the API's public base URL (the key set is at `{iss}/.well-known/jwks.json`).
+    pub iss: String,
     pub sub: String,
+    /// The API the sign-in was made for: `dfcu` (the password grant) or `fintract` (the code).
+    pub aud: String,
     pub token_type: TokenType,
     pub jti: String,
     pub iat: i64,
@@ -30,12 +36,9 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fam: Option<String>,
     /// How the sign-in behind this token was made (RFC 8176): `pwd`, then `otp` for the code.
-    /// Kept through refresh. Tokens from before it was recorded count as `pwd` alone.
+    /// Kept through refresh.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
-    /// The API the sign-in was made for: `dfcu` (the password grant) or `fintract` (the code).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
 }
 
 /// How a sign-in was earned: what its tokens' `amr` and `aud` say.
@@ -77,13 +80,6 @@ impl Claims {
     pub fn with_code(&self) -> bool {
         self.amr.iter().any(|m| m == "otp")
     }
-
-    /// Whether `aud` names one of our two APIs (absent on tokens from before it was recorded).
-    pub fn for_our_apis(&self) -> bool {
-        self.aud
-            .as_deref()
-            .is_none_or(|a| a == AUD_DFCU || a == AUD_FINTRACT)
-    }
 }
 
 /// Why a token was refused; every variant answers the same 401 to the client.
@@ -93,63 +89,94 @@ pub enum JwtError {
     Malformed,
     #[error("algorithm not accepted")]
     Algorithm,
+    /// Signed by a key this verifier does not hold (it may refresh its keys and try again).
+    #[error("unknown key")]
+    UnknownKey,
     #[error("bad signature")]
     Signature,
+    #[error("wrong issuer or audience")]
+    Claim,
     #[error("expired")]
     Expired,
     #[error("wrong token type")]
     WrongType,
 }
 
-/// The signing key.
-#[derive(Clone)]
-pub struct JwtKeys {
-    secret: Vec<u8>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    typ: Option<String>,
-}
+/// The one algorithm.
+pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
 
 /// The longest token we will even try to parse.
 const MAX_TOKEN_LEN: usize = 4096;
 
-impl JwtKeys {
-    pub fn new(secret: Vec<u8>) -> Self {
-        JwtKeys { secret }
+/// The key that signs, with its id.
+pub struct Signer {
+    kid: String,
+    key: EncodingKey,
+}
+
+impl Signer {
+    /// The active key of a signing set (one holding private parts).
+    pub fn of(set: &KeySet) -> Result<Self, KeyError> {
+        let active = set.active().ok_or(KeyError::NoSigningKey)?;
+        let der = active.pkcs8()?.ok_or(KeyError::NoSigningKey)?;
+        Ok(Signer {
+            kid: active.kid.clone(),
+            key: EncodingKey::from_ed_der(&der),
+        })
     }
 
-    fn mac(&self) -> HmacSha256 {
-        crate::crypto::hmac(&self.secret)
+    pub fn kid(&self) -> &str {
+        &self.kid
     }
 
-    /// Signs `claims`.
+    /// Signs `claims` (`alg` EdDSA, `typ` JWT, `kid` this key's).
     pub fn sign(&self, claims: &Claims) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
-        let signing_input = format!("{header}.{payload}");
-        let mut mac = self.mac();
-        mac.update(signing_input.as_bytes());
-        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        format!("{signing_input}.{signature}")
+        let mut header = Header::new(ALGORITHM);
+        header.kid = Some(self.kid.clone());
+        // Signing a serialisable struct with a valid Ed25519 key does not fail.
+        jsonwebtoken::encode(&header, claims, &self.key).unwrap_or_default()
+    }
+}
+
+/// The public keys a verifier holds, by id.
+#[derive(Clone, Default)]
+pub struct Verifier {
+    keys: HashMap<String, DecodingKey>,
+}
+
+impl Verifier {
+    /// The public keys of `set` (its private parts, if any, are not used).
+    pub fn of(set: &KeySet) -> Self {
+        let keys = set
+            .keys
+            .iter()
+            .filter_map(|k| Some((k.kid.clone(), DecodingKey::from_ed_components(&k.x).ok()?)))
+            .collect();
+        Verifier { keys }
     }
 
-    /// Checks algorithm, signature (in constant time), expiry at `now` and type.
-    pub fn verify(&self, token: &str, expected: TokenType, now: i64) -> Result<Claims, JwtError> {
-        if token.len() > MAX_TOKEN_LEN {
+    /// Adds the public keys of `set`.
+    pub fn add(&mut self, set: &KeySet) {
+        self.keys.extend(Self::of(set).keys);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Checks algorithm, key, signature, issuer, audience, expiry at `now` and type.
+    pub fn verify(
+        &self,
+        token: &str,
+        expected: TokenType,
+        issuer: &str,
+        now: i64,
+    ) -> Result<Claims, JwtError> {
+        if token.len() > MAX_TOKEN_LEN || token.split('.').count() != 3 {
             return Err(JwtError::Malformed);
         }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(JwtError::Malformed);
-        };
-        let header: Header = decode_json(h)?;
-        if header.alg != "HS256"
+        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
+        if header.alg != ALGORITHM
             || header
                 .typ
                 .as_deref()
@@ -157,14 +184,27 @@ impl JwtKeys {
         {
             return Err(JwtError::Algorithm);
         }
-        let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?;
-        let mut mac = self.mac();
-        mac.update(h.as_bytes());
-        mac.update(b".");
-        mac.update(p.as_bytes());
-        mac.verify_slice(&signature)
-            .map_err(|_| JwtError::Signature)?;
-        let claims: Claims = decode_json(p)?;
+        let kid = header.kid.ok_or(JwtError::UnknownKey)?;
+        let key = self.keys.get(&kid).ok_or(JwtError::UnknownKey)?;
+        let mut validation = Validation::new(ALGORITHM);
+        // Expiry is judged below by the context's clock (which tests move), not the system's.
+        validation.validate_exp = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["iss", "aud", "sub", "exp"]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[AUD_DFCU, AUD_FINTRACT]);
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => JwtError::Signature,
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                    JwtError::Algorithm
+                }
+                ErrorKind::InvalidIssuer
+                | ErrorKind::InvalidAudience
+                | ErrorKind::MissingRequiredClaim(_) => JwtError::Claim,
+                _ => JwtError::Malformed,
+            })?
+            .claims;
         if claims.exp <= now {
             return Err(JwtError::Expired);
         }
@@ -173,13 +213,6 @@ impl JwtKeys {
         }
         Ok(claims)
     }
-}
-
-fn decode_json<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, JwtError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| JwtError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)
 }
 
 /// A random identifier of 128 bits in hex, for `jti` and login families.
@@ -192,14 +225,21 @@ pub fn random_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::KeyEntry;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
 
-    fn keys() -> JwtKeys {
-        JwtKeys::new(b"0123456789abcdef0123456789abcdef".to_vec())
+    const ISS: &str = "https://api.bank.example/fintract";
+
+    fn set(seed: u8) -> KeySet {
+        KeySet::single(KeyEntry::from_seed(&[seed; 32], 0).unwrap())
     }
 
     fn claims(token_type: TokenType, exp: i64) -> Claims {
         Claims {
+            iss: ISS.into(),
             sub: "7".into(),
+            aud: AUD_FINTRACT.into(),
             token_type,
             jti: random_id(),
             iat: 1000,
@@ -207,65 +247,92 @@ mod tests {
             ver: 0,
             fam: None,
             amr: vec![],
-            aud: None,
         }
     }
 
+    fn sign(seed: u8, c: &Claims) -> String {
+        Signer::of(&set(seed)).unwrap().sign(c)
+    }
+
+    fn verify(t: &str, ty: TokenType, now: i64) -> Result<Claims, JwtError> {
+        Verifier::of(&set(1).public()).verify(t, ty, ISS, now)
+    }
+
     #[test]
-    fn a_signed_token_verifies_and_round_trips_its_claims() {
+    fn a_signed_token_verifies_with_the_public_key_alone() {
         let c = claims(TokenType::Access, 2000);
-        let t = keys().sign(&c);
-        assert_eq!(keys().verify(&t, TokenType::Access, 1500).unwrap(), c);
+        let t = sign(1, &c);
+        let header = jsonwebtoken::decode_header(&t).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        assert_eq!(header.kid.as_deref(), Some(set(1).keys[0].kid.as_str()));
+        assert_eq!(verify(&t, TokenType::Access, 1500).unwrap(), c);
     }
 
     #[test]
-    fn expired_tokens_and_wrong_types_are_refused() {
-        let t = keys().sign(&claims(TokenType::Access, 2000));
+    fn expired_tokens_wrong_types_issuers_and_audiences_are_refused() {
+        let t = sign(1, &claims(TokenType::Access, 2000));
+        assert_eq!(verify(&t, TokenType::Access, 2000), Err(JwtError::Expired));
+        assert_eq!(verify(&t, TokenType::Refresh, 1500), Err(JwtError::WrongType));
+        let v = Verifier::of(&set(1));
         assert_eq!(
-            keys().verify(&t, TokenType::Access, 2000),
-            Err(JwtError::Expired)
+            v.verify(&t, TokenType::Access, "https://other.example", 1500),
+            Err(JwtError::Claim)
         );
+        let mut c = claims(TokenType::Access, 2000);
+        c.aud = "someone-else".into();
         assert_eq!(
-            keys().verify(&t, TokenType::Refresh, 1500),
-            Err(JwtError::WrongType)
+            verify(&sign(1, &c), TokenType::Access, 1500),
+            Err(JwtError::Claim)
         );
     }
 
     #[test]
-    fn a_tampered_payload_or_other_key_is_refused() {
-        let t = keys().sign(&claims(TokenType::Access, 2000));
+    fn a_tampered_payload_or_another_key_is_refused() {
+        let t = sign(1, &claims(TokenType::Access, 2000));
         let mut parts: Vec<String> = t.split('.').map(String::from).collect();
         let mut forged = claims(TokenType::Access, 2000);
         forged.sub = "1".into();
         parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
         assert_eq!(
-            keys().verify(&parts.join("."), TokenType::Access, 1500),
+            verify(&parts.join("."), TokenType::Access, 1500),
             Err(JwtError::Signature)
         );
-        let other = JwtKeys::new(b"another-secret-that-is-32-bytes!".to_vec());
+        // Another key under our key's id.
+        let other = sign(2, &claims(TokenType::Access, 2000));
+        let (_, rest) = other.split_once('.').unwrap();
+        let ours_header = t.split('.').next().unwrap();
         assert_eq!(
-            other.verify(&t, TokenType::Access, 1500),
+            verify(&format!("{ours_header}.{rest}"), TokenType::Access, 1500),
             Err(JwtError::Signature)
         );
+        // Another key under its own id: unknown here.
+        assert_eq!(verify(&other, TokenType::Access, 1500), Err(JwtError::UnknownKey));
     }
 
     #[test]
-    fn alg_none_and_other_algorithms_are_refused() {
-        let payload =
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(TokenType::Access, 2000)).unwrap());
-        for header in [
-            r#"{"alg":"none","typ":"JWT"}"#,
-            r#"{"alg":"HS512"}"#,
-            r#"{"alg":"RS256"}"#,
-        ] {
-            let h = URL_SAFE_NO_PAD.encode(header);
+    fn alg_none_hmac_with_the_public_key_and_other_algorithms_are_refused() {
+        let c = claims(TokenType::Access, 2000);
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
+        let kid = &set(1).keys[0].kid;
+        for alg in ["none", "HS256", "HS512", "RS256", "ES256", "EdDSA2", "eddsa"] {
+            let h = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","kid":"{kid}"}}"#));
             for t in [format!("{h}.{payload}."), format!("{h}.{payload}.AAAA")] {
-                assert_eq!(
-                    keys().verify(&t, TokenType::Access, 1500),
-                    Err(JwtError::Algorithm)
+                assert!(
+                    matches!(
+                        verify(&t, TokenType::Access, 1500),
+                        Err(JwtError::Algorithm | JwtError::Malformed)
+                    ),
+                    "{alg}"
                 );
             }
         }
+        // The classic confusion: HS256 keyed with the published public key.
+        let public = URL_SAFE_NO_PAD.decode(&set(1).keys[0].x).unwrap();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kid.clone());
+        let forged =
+            jsonwebtoken::encode(&header, &c, &EncodingKey::from_secret(&public)).unwrap();
+        assert_eq!(verify(&forged, TokenType::Access, 1500), Err(JwtError::Algorithm));
     }
 
     #[test]
@@ -279,7 +346,7 @@ mod tests {
             "ä.ö.ü",
             &"x".repeat(10_000),
         ] {
-            assert!(keys().verify(t, TokenType::Access, 0).is_err());
+            assert!(verify(t, TokenType::Access, 0).is_err());
         }
     }
 }

@@ -27,7 +27,11 @@ pub fn init_json_logs() {
 pub async fn run(routes: &'static [Route]) -> Result<(), lambda_http::Error> {
     crate::alloc::return_large_allocations_to_the_system();
     init_json_logs();
-    let ctx = Arc::new(Ctx::from_env().await?);
+    let ctx = Ctx::from_env().await?;
+    if let Some(route) = routes.first() {
+        crate::signing::check_held(route.function, &ctx.config)?;
+    }
+    let ctx = Arc::new(ctx);
     lambda_http::run(service_fn(move |req: Request| {
         let ctx = ctx.clone();
         async move {

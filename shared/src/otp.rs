@@ -1,5 +1,5 @@
-//! One-time login codes: six digits from the OS CSPRNG, stored as an HMAC keyed with the signing
-//! secret (six digits are too few to survive an offline guess at a plain hash), compared in
+//! One-time login codes: six digits from the OS CSPRNG, stored as an HMAC under a key of their own
+//! (`OTP_KEY`; six digits are too few to survive an offline guess at a plain hash), compared in
 //! constant time, five tries, single use, bound to the latest login attempt.
 
 use hmac::Mac;
@@ -28,26 +28,31 @@ fn code_hash(secret: &[u8], user_id: u64, attempt_id: &str, code: &str) -> Strin
 }
 
 impl Ctx {
-    fn secret(&self) -> &[u8] {
-        self.config.jwt_secret.as_deref().unwrap_or_default()
+    /// The code key: only the functions that issue or redeem codes hold it.
+    fn otp_key(&self) -> ApiResult<&[u8]> {
+        self.config
+            .otp_key
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("this function holds no OTP_KEY"))
     }
 
     /// A fresh code for a new login attempt; the record replaces any earlier attempt's.
-    pub fn new_otp(&self, user_id: u64) -> (OtpRecord, String) {
+    pub fn new_otp(&self, user_id: u64) -> ApiResult<(OtpRecord, String)> {
         let code = generate_code();
         let attempt_id = crate::jwt::random_id();
         let record = OtpRecord {
             user_id,
-            code_hash: code_hash(self.secret(), user_id, &attempt_id, &code),
+            code_hash: code_hash(self.otp_key()?, user_id, &attempt_id, &code),
             attempt_id,
             expires_at: self.now() + self.config.otp_ttl.as_secs() as i64,
             tries_left: MAX_TRIES,
         };
-        (record, code)
+        Ok((record, code))
     }
 
     /// Accepts `code` for `user_id` once, or answers 401. Every attempt spends one of the five tries.
     pub async fn redeem_otp(&self, user_id: u64, code: &str) -> ApiResult<()> {
+        let key = self.otp_key()?;
         let invalid = || ApiError::unauthorized(INVALID_CODE);
         let Some(otp) = self.store.otp(user_id).await? else {
             return Err(invalid());
@@ -60,7 +65,7 @@ impl Ctx {
         if !self.store.spend_otp_try(user_id, &otp.attempt_id).await? {
             return Err(invalid());
         }
-        let presented = code_hash(self.secret(), user_id, &otp.attempt_id, code);
+        let presented = code_hash(key, user_id, &otp.attempt_id, code);
         if bool::from(presented.as_bytes().ct_eq(otp.code_hash.as_bytes())) {
             // Only the caller whose delete succeeds is signed in: a code works once.
             if self.store.take_otp(user_id, &otp.attempt_id).await? {

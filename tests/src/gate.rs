@@ -144,6 +144,16 @@ impl Counters for PairedReads {
 }
 
 #[async_trait]
+impl shared::store::KeyStore for PairedReads {
+    async fn published_keys(&self) -> Result<Option<shared::keys::KeySet>, StoreError> {
+        self.inner.published_keys().await
+    }
+    async fn publish_keys(&self, set: &shared::keys::KeySet) -> Result<(), StoreError> {
+        self.inner.publish_keys(set).await
+    }
+}
+
+#[async_trait]
 impl OtpStore for PairedReads {
     async fn put_otp(&self, otp: &OtpRecord) -> Result<(), StoreError> {
         self.inner.put_otp(otp).await

@@ -66,8 +66,42 @@ impl Answer {
     }
 }
 
-/// The signing secret every test app uses, so tests can forge tokens the way an attacker can't.
+/// The local secret every test app derives its keys from, so tests can forge tokens the way an
+/// attacker can't.
 pub const TEST_SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123";
+
+/// The signing key of every test app (as its issuers hold it).
+pub fn test_signer() -> shared::jwt::Signer {
+    shared::jwt::Signer::of(&shared::config::derived_signing_keys(TEST_SECRET))
+        .expect("the test signing key")
+}
+
+/// A signing key of someone else's, valid Ed25519 but not ours (and not under our key id).
+pub fn attacker_signer() -> shared::jwt::Signer {
+    let key = shared::keys::KeyEntry::from_seed(&[42; 32], 0).expect("an Ed25519 seed");
+    shared::jwt::Signer::of(&shared::keys::KeySet::single(key)).expect("the attacker's key")
+}
+
+/// `config` as `function` holds it in a deployment: without the keys the template gives only to
+/// other functions (`shared::signing::KEY_HOLDERS`).
+pub fn config_for(function: &str, config: &Config) -> Config {
+    use shared::signing::holds;
+    let mut config = config.clone();
+    if !holds(function, "JWT_SIGNING_KEYS_ARN") {
+        config.signing_keys = None;
+        config.signing_keys_arn = None;
+        config.signing_keys_file = None;
+    }
+    if !holds(function, "OTP_KEY_ARN") {
+        config.otp_key = None;
+        config.otp_key_arn = None;
+    }
+    if !holds(function, "DASHBOARD_KEY_ARN") {
+        config.dashboard_key = None;
+        config.dashboard_key_arn = None;
+    }
+    config
+}
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -145,13 +179,24 @@ impl TestApp {
             .and_then(|s| s.endpoint_url().map(str::to_string));
         let mut per_function = std::collections::HashMap::new();
         let (ctx, tables) = match sdk {
-            None => (Ctx::embedded(config).expect("embedded context"), None),
+            None => {
+                // The signing set where an operator's rotation steps can rewrite it.
+                let file = dir.path().join("signing-keys.json");
+                if let Some(keys) = &config.signing_keys {
+                    shared::signing::write_private(&file, &keys.to_json()).expect("key file");
+                    config.signing_keys_file = Some(file);
+                }
+                (Ctx::embedded(config).expect("embedded context"), None)
+            }
             Some(sdk) => {
                 config.bucket_name = format!("{}-blobs", config.table_name);
                 config.s3_force_path_style = true;
                 provision(&sdk, &config)
                     .await
                     .expect("provisioning the emulator");
+                if let Some(keys) = &config.signing_keys {
+                    config.signing_keys_arn = Some(signing_secret(&sdk, &keys.to_json()).await);
+                }
                 if backend == Backend::AwsIam {
                     per_function = function_contexts(&config, iam::identities()).await;
                 }
@@ -159,6 +204,13 @@ impl TestApp {
                 (Ctx::aws(config, &sdk).expect("aws context"), tables)
             }
         };
+        // As after a deployment's `fintract-admin keys sync`: verifiers find the public keys.
+        shared::signing::rotate(&ctx, shared::signing::Step::Sync)
+            .await
+            .expect("publishing the keys");
+        if per_function.is_empty() {
+            per_function = shared_port_contexts(&ctx);
+        }
         let ctx = Arc::new(ctx);
         let server = tokio::spawn(local::serve_per_function(
             ctx.clone(),
@@ -353,7 +405,46 @@ pub async fn admin_sdk(backend: Backend) -> aws_config::SdkConfig {
     }
 }
 
-/// A context per function of the route table, each acting as that function's IAM identity.
+/// A secret holding `value` in the emulator of `sdk`; answers its ARN.
+pub async fn signing_secret(sdk: &aws_config::SdkConfig, value: &str) -> String {
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(unique("signing-keys"))
+        .secret_string(value)
+        .send()
+        .await
+        .expect("a secret")
+        .arn()
+        .expect("an ARN")
+        .to_string()
+}
+
+/// A context per function on `ctx`'s ports, each holding only its own keys; the issuers re-read
+/// the signing set where `ctx` does.
+fn shared_port_contexts(ctx: &Ctx) -> std::collections::HashMap<&'static str, Arc<Ctx>> {
+    let mut contexts = std::collections::HashMap::new();
+    for route in functions::routes() {
+        let config = config_for(route.function, &ctx.config);
+        let source = if config.signing_keys.is_some() {
+            ctx.signing_source().clone()
+        } else {
+            shared::signing::SigningSource::None
+        };
+        let own = Ctx::with_source(
+            config,
+            ctx.store.clone(),
+            ctx.notifier.clone(),
+            ctx.blobs.clone(),
+            source,
+        )
+        .expect("a function's context");
+        contexts.insert(route.function, Arc::new(own));
+    }
+    contexts
+}
+
+/// A context per function of the route table, each acting as that function's IAM identity and
+/// holding only its own keys.
 pub async fn function_contexts(
     config: &Config,
     identities: &iam::Identities,
@@ -365,7 +456,7 @@ pub async fn function_contexts(
             .get(route.function)
             .unwrap_or_else(|| panic!("no IAM identity for function {}", route.function));
         let sdk = iam::sdk_config(identity).await;
-        let ctx = Ctx::aws(config.clone(), &sdk).expect("aws context");
+        let ctx = Ctx::aws(config_for(route.function, config), &sdk).expect("aws context");
         contexts.insert(route.function, Arc::new(ctx));
     }
     contexts

@@ -70,7 +70,7 @@ async fn signed(ctx: &Ctx, req: &Request) -> ApiResult<Signed> {
 }
 
 fn session_key(ctx: &Ctx) -> ApiResult<SessionKey> {
-    SessionKey::of(ctx).ok_or_else(|| ApiError::internal("no signing secret configured"))
+    SessionKey::of(ctx).ok_or_else(|| ApiError::internal("no DASHBOARD_KEY configured"))
 }
 
 /// Bank and Fintract admins whose account may hold tokens (active, verified).

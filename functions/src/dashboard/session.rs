@@ -1,5 +1,6 @@
 //! The operator's session: a cookie holding the user id, the user's token version and an expiry,
-//! signed with HMAC-SHA256 under a key derived from the JWT secret. Nothing is stored server-side;
+//! signed with HMAC-SHA256 under the dashboard's own key (`DASHBOARD_KEY`, which only the dashboard
+//! function holds). Nothing is stored server-side;
 //! every request re-reads the user, so deactivation or a bumped token version ends the session at
 //! once. Signing out clears the cookie in the browser; a copy taken before then would stay valid
 //! until it expires (at most [`SESSION_SECS`]), which HttpOnly and SameSite=Strict make hard to get.
@@ -31,17 +32,17 @@ pub struct Session {
 pub struct SessionKey([u8; 32]);
 
 impl SessionKey {
-    /// Derives the session key from the JWT secret, so a session cookie and a token can never be
-    /// passed off as each other even though one secret is configured.
+    /// Derives the session key from the dashboard key, labelled, so that nothing else keyed with
+    /// it could ever pass for a session cookie.
     pub fn derive(secret: &[u8]) -> Self {
         let mut mac = shared::crypto::hmac(secret);
         mac.update(b"dfcu-dashboard-session-v1");
         SessionKey(mac.finalize().into_bytes().into())
     }
 
-    /// The key of this deployment (the context never exists without a secret).
+    /// The key of this deployment, if this function holds the dashboard key.
     pub fn of(ctx: &Ctx) -> Option<Self> {
-        ctx.config.jwt_secret.as_deref().map(Self::derive)
+        ctx.config.dashboard_key.as_deref().map(Self::derive)
     }
 
     fn mac(&self, payload: &str) -> HmacSha256 {

@@ -12,6 +12,12 @@
 //!     the demo data of `make run` (refused unless BACKEND=embedded)
 //! fintract-admin demo-token USERNAME [access|refresh]
 //!     a token for a demo user, for `make invoke` (refused unless BACKEND=embedded)
+//! fintract-admin keys new
+//!     prints a first signing key set, for creating the secret before the first deployment
+//! fintract-admin keys sync|publish|activate|retire
+//!     the signing keys' life cycle, on JWT_SIGNING_KEYS_ARN (or _FILE) and the table
+//! fintract-admin keys show
+//!     prints the published key set (a JWKS, for the template's JwtPublicKeys parameter)
 //! ```
 
 use std::io::BufRead;
@@ -19,6 +25,7 @@ use std::process::ExitCode;
 
 use local::admin::{create_admin, create_tables, AdminRequest};
 use shared::config::Config;
+use shared::signing::Step;
 use shared::Ctx;
 
 const USAGE: &str = "usage: fintract-admin create-admin --username NAME --email ADDRESS [--name NAME] [--phone PHONE]
@@ -26,7 +33,8 @@ const USAGE: &str = "usage: fintract-admin create-admin --username NAME --email 
        fintract-admin import FILE.json|FILE.csv
        fintract-admin migrate
        fintract-admin seed-demo
-       fintract-admin demo-token USERNAME [access|refresh]";
+       fintract-admin demo-token USERNAME [access|refresh]
+       fintract-admin keys new|sync|publish|activate|retire|show";
 
 fn flag(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -45,6 +53,7 @@ async fn main() -> ExitCode {
         Some("migrate") => run_migrate().await,
         Some("seed-demo") => run_seed_demo().await,
         Some("demo-token") => run_demo_token(&args).await,
+        Some("keys") => run_keys(&args).await,
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -174,12 +183,50 @@ async fn run_demo_token(args: &[String]) -> Result<String, String> {
         .ok_or(format!("no user {username}"))?;
     // For `make invoke` on this machine's demo data: as if signed in with the code, so that the
     // Fintract events (which need it) and the DFCU ones (which accept it) both work.
+    let issuer = ctx
+        .config
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| shared::config::LOCAL_BASE_URL.into());
     let pair = ctx
-        .issue_tokens(&user, shared::jwt::Earned::PasswordAndCode)
+        .issue_tokens(&issuer, &user, shared::jwt::Earned::PasswordAndCode)
         .await
         .map_err(|e| format!("{e:?}"))?;
     Ok(match args.get(2).map(String::as_str) {
         Some("refresh") => pair.refresh,
         _ => pair.access,
     })
+}
+
+/// `keys new|publish|activate|retire|sync|show`: the signing keys' life cycle (README, "Signing
+/// keys"). The steps act on the secret `JWT_SIGNING_KEYS_ARN` names (or the file
+/// `JWT_SIGNING_KEYS_FILE` names) and on the published copy in the table.
+async fn run_keys(args: &[String]) -> Result<String, String> {
+    let step = match args.get(1).map(String::as_str) {
+        Some("new") => {
+            // A first signing set, for creating the secret before the first deployment.
+            let mut set = shared::keys::KeySet::default();
+            set.publish(shared::now()).map_err(|e| e.to_string())?;
+            return Ok(set.to_json());
+        }
+        Some("show") => {
+            let ctx = Ctx::from_env().await.map_err(|e| e.to_string())?;
+            let set = ctx
+                .store
+                .published_keys()
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no keys are published yet: run `fintract-admin keys sync`")?;
+            return Ok(set.jwks().to_string());
+        }
+        Some("sync") => Step::Sync,
+        Some("publish") => Step::Publish,
+        Some("activate") => Step::Activate,
+        Some("retire") => Step::Retire,
+        _ => return Err(USAGE.to_string()),
+    };
+    let ctx = Ctx::from_env().await.map_err(|e| e.to_string())?;
+    shared::signing::rotate(&ctx, step)
+        .await
+        .map_err(|e| e.to_string())
 }

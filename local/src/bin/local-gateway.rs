@@ -20,9 +20,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let mut config = Config::from_env()?;
     let embedded = matches!(config.backend, Backend::Embedded { .. });
-    // In AWS the key comes from Secrets Manager when JWT_SECRET_ARN names one.
-    if config.jwt_secret.is_none() && (embedded || config.jwt_secret_arn.is_none()) {
-        config.jwt_secret = Some(local_secret(Path::new(".local/jwt-secret"))?);
+    // Keys not configured otherwise (in AWS, the secrets their ARNs name) derive from a local
+    // secret kept beside the database, so tokens survive a restart.
+    if std::env::var("LOCAL_SECRET").is_err() {
+        config.fill_from_local_secret(&local_secret(Path::new(".local/secret"))?);
     }
     let bind = local::loopback::bind_address(std::env::var("BIND_ADDRESS").ok().as_deref())?;
     let port: u16 = std::env::var("PORT")
@@ -41,6 +42,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The demo operator's password is below the policy: it may exist on this machine only,
     // never in tables that could be a deployment's.
     let seeded = embedded && local::demo::seed(&ctx).await?;
+    if embedded {
+        // This machine's keys, published for /.well-known/jwks.json (a deployment does this
+        // with `fintract-admin keys sync`).
+        shared::signing::rotate(&ctx, shared::signing::Step::Sync).await?;
+    }
     let (addr, server) = local::spawn(ctx, SocketAddr::new(bind, port)).await?;
     println!(
         "\nDFCU & Fintract API on http://{addr}{}",

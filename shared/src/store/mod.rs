@@ -45,6 +45,15 @@ impl Taken {
     }
 }
 
+/// The published token keys (public parts only; `keys.rs`): what verifiers and the key set
+/// endpoint read, written by the operator's rotation steps.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn published_keys(&self) -> Result<Option<crate::keys::KeySet>, StoreError>;
+    /// Replaces the published set by `set`'s public parts (private parts are never written).
+    async fn publish_keys(&self, set: &crate::keys::KeySet) -> Result<(), StoreError>;
+}
+
 /// Users and the uniqueness of their username, e-mail and customer id.
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -335,10 +344,24 @@ pub fn sum_rows(rows: impl IntoIterator<Item = CounterRow>) -> Vec<CounterRow> {
 
 /// Everything the functions read and write.
 pub trait DataStore:
-    UserStore + AccountStore + TokenStore + Counters + OtpStore + VerificationStore + Throttles
+    UserStore
+    + AccountStore
+    + TokenStore
+    + Counters
+    + OtpStore
+    + VerificationStore
+    + Throttles
+    + KeyStore
 {
 }
 impl<T> DataStore for T where
-    T: UserStore + AccountStore + TokenStore + Counters + OtpStore + VerificationStore + Throttles
+    T: UserStore
+        + AccountStore
+        + TokenStore
+        + Counters
+        + OtpStore
+        + VerificationStore
+        + Throttles
+        + KeyStore
 {
 }

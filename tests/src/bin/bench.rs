@@ -15,6 +15,8 @@ use shared::config::Config;
 use shared::Ctx;
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret-0123";
+/// The issuer every bench function is configured with (`PUBLIC_BASE_URL`), so prepared tokens verify.
+const ISSUER: &str = "https://api.bench.example";
 const COLD_STARTS: usize = 20;
 const WARM_INVOCATIONS: usize = 1000;
 
@@ -69,8 +71,14 @@ async fn prepared(dir: &Path, function: &str) -> String {
         async move { ctx.store.user_by_username(name).await.unwrap().unwrap() }
     };
     let code = shared::jwt::Earned::PasswordAndCode;
-    let james = ctx.issue_tokens(&user("jblunt").await, code).await.unwrap();
-    let admin = ctx.issue_tokens(&user("admin").await, code).await.unwrap();
+    let james = ctx
+        .issue_tokens(ISSUER, &user("jblunt").await, code)
+        .await
+        .unwrap();
+    let admin = ctx
+        .issue_tokens(ISSUER, &user("admin").await, code)
+        .await
+        .unwrap();
     std::fs::read_to_string(repo().join("events").join(format!("{function}.json")))
         .unwrap()
         .replace("__ACCESS_TOKEN__", &james.access)
@@ -111,7 +119,8 @@ async fn run(
         .env("DATABASE_PATH", dir.join("api.db"))
         .env("OUTBOX_PATH", dir.join("outbox.jsonl"))
         .env("BLOB_DIR", dir.join("blobs"))
-        .env("JWT_SECRET", SECRET)
+        .env("LOCAL_SECRET", SECRET)
+        .env("PUBLIC_BASE_URL", ISSUER)
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -237,7 +246,7 @@ async fn gateway(dir: &Path) -> (String, tokio::process::Child) {
         .env("DATABASE_PATH", dir.join("api.db"))
         .env("OUTBOX_PATH", dir.join("outbox.jsonl"))
         .env("BLOB_DIR", dir.join("blobs"))
-        .env("JWT_SECRET", SECRET)
+        .env("LOCAL_SECRET", SECRET)
         .env("PORT", port.to_string())
         .env("THROTTLE_MULTIPLIER", "100000")
         .env("RUST_LOG", "error")

@@ -91,7 +91,8 @@ async fn a_token_for_another_audience_is_refused_everywhere(app: TestApp) {
     let james = app.stored(&demo::JAMES).await;
     let now = shared::now();
     let foreign =
-        shared::jwt::JwtKeys::new(acceptance::TEST_SECRET.to_vec()).sign(&shared::jwt::Claims {
+        acceptance::test_signer().sign(&shared::jwt::Claims {
+            iss: app.base.clone(),
             sub: james.id.to_string(),
             token_type: shared::jwt::TokenType::Access,
             jti: "foreign".into(),
@@ -100,7 +101,7 @@ async fn a_token_for_another_audience_is_refused_everywhere(app: TestApp) {
             ver: james.token_version,
             fam: None,
             amr: vec!["pwd".into(), "otp".into()],
-            aud: Some("some-partner".into()),
+            aud: "some-partner".into(),
         });
     let a = app.loans(demo::JAMES_ACCOUNT, Some(&foreign)).await;
     assert_eq!((a.status, a.error()), (401, "Invalid Auth Token."));

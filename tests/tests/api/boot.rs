@@ -42,7 +42,11 @@ async fn boot_with(function: &str, env: &[(&str, &str)]) -> (u16, Value, tempfil
     let db = dir.path().join("api.db");
     let ctx = Ctx::embedded(Config::embedded(&db, SECRET.as_bytes().to_vec())).unwrap();
     local::demo::seed(&ctx).await.unwrap();
-    let event = event_for(function, &ctx).await;
+    let issuer = env
+        .iter()
+        .find(|(k, _)| *k == "PUBLIC_BASE_URL")
+        .map_or(EVENT_ISSUER, |(_, v)| *v);
+    let event = event_for(function, &ctx, issuer).await;
     drop(ctx);
     let path = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
     let mut vars = vec![
@@ -50,29 +54,48 @@ async fn boot_with(function: &str, env: &[(&str, &str)]) -> (u16, Value, tempfil
         ("DATABASE_PATH".into(), path(db)),
         ("OUTBOX_PATH".into(), path(dir.path().join("outbox.jsonl"))),
         ("BLOB_DIR".into(), path(dir.path().join("blobs"))),
-        ("JWT_SECRET".into(), SECRET.into()),
+        ("LOCAL_SECRET".into(), SECRET.into()),
     ];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let (status, body) = run(function, event, vars).await;
     (status, body, dir)
 }
 
+/// The issuer of the events' requests: their `requestContext` (no `PUBLIC_BASE_URL`).
+const EVENT_ISSUER: &str = "https://abc123defg.execute-api.eu-west-1.amazonaws.com";
+
 /// Boots `function` as it runs in AWS: `BACKEND=aws` on the IAM-enforcing emulator, as the
-/// identity of its own policy, reading its signing key from Secrets Manager at init.
+/// identity of its own policy, with the environment the template gives it: the ARN of each key
+/// it holds (read from Secrets Manager at init) and nothing else.
 async fn boot_on_aws(function: &str) -> (u16, Value) {
+    boot_on_aws_with(function, |_| {}).await
+}
+
+/// [`boot_on_aws`] with its environment changed by `edit`.
+async fn boot_on_aws_with(
+    function: &str,
+    edit: impl FnOnce(&mut Vec<(String, String)>),
+) -> (u16, Value) {
     let app = TestApp::spawn(Backend::AwsIam).await;
     let admin = acceptance::admin_sdk(Backend::AwsIam).await;
-    // The key as an operator stores it; the tokens in the event are signed with the same.
-    let secret = aws_sdk_secretsmanager::Client::new(&admin)
-        .create_secret()
-        .name(acceptance::unique("jwt-key"))
-        .secret_string(std::str::from_utf8(acceptance::TEST_SECRET).unwrap())
-        .send()
-        .await
-        .expect("a secret");
-    let event = event_for(function, &app.ctx).await;
-    let identity = &acceptance::iam::identities().functions[function];
+    // The keys as an operator stores them; the tokens in the event are signed with the same.
     let config = &app.ctx.config;
+    let signing = config.signing_keys.as_ref().expect("the test keys").to_json();
+    let otp = String::from_utf8(config.otp_key.clone().unwrap()).unwrap_or_else(|_| "x".repeat(40));
+    let dashboard = String::from_utf8(config.dashboard_key.clone().unwrap()).unwrap_or_else(|_| "x".repeat(40));
+    let mut held = Vec::new();
+    for (variable, value) in [
+        ("JWT_SIGNING_KEYS_ARN", signing),
+        ("OTP_KEY_ARN", otp),
+        ("DASHBOARD_KEY_ARN", dashboard),
+    ] {
+        if shared::signing::holds(function, variable) {
+            let arn = acceptance::signing_secret(&admin, &value).await;
+            held.push((variable.to_string(), arn));
+        }
+    }
+    let event = event_for(function, &app.ctx, EVENT_ISSUER).await;
+    let identity = &acceptance::iam::identities().functions[function];
     let vars = [
         ("BACKEND", "aws"),
         ("AWS_ENDPOINT_URL", acceptance::iam::endpoint()),
@@ -84,25 +107,32 @@ async fn boot_on_aws(function: &str) -> (u16, Value) {
         ("BUCKET_NAME", &config.bucket_name),
         ("S3_FORCE_PATH_STYLE", "true"),
         ("MAIL_FROM", &config.mail_from),
-        ("JWT_SECRET_ARN", secret.arn().expect("an ARN")),
     ];
-    let vars = vars
+    let mut vars: Vec<(String, String)> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(held)
         .collect();
+    edit(&mut vars);
     run(function, event, vars).await
 }
 
 /// `events/<function>.json` with demo tokens issued by `ctx` filled in.
-async fn event_for(function: &str, ctx: &Ctx) -> String {
+async fn event_for(function: &str, ctx: &Ctx, issuer: &str) -> String {
     let user = |name: &str| {
         let name = name.to_string();
         async move { ctx.store.user_by_username(&name).await.unwrap().unwrap() }
     };
     // Signed in with the code: what the Fintract events need and the DFCU ones accept.
     let code = shared::jwt::Earned::PasswordAndCode;
-    let james = ctx.issue_tokens(&user("jblunt").await, code).await.unwrap();
-    let admin = ctx.issue_tokens(&user("admin").await, code).await.unwrap();
+    let james = ctx
+        .issue_tokens(issuer, &user("jblunt").await, code)
+        .await
+        .unwrap();
+    let admin = ctx
+        .issue_tokens(issuer, &user("admin").await, code)
+        .await
+        .unwrap();
     std::fs::read_to_string(repo().join("events").join(format!("{function}.json")))
         .unwrap_or_else(|e| panic!("events/{function}.json: {e}"))
         .replace("__ACCESS_TOKEN__", &james.access)
@@ -121,11 +151,23 @@ async fn run(function: &str, event: String, vars: Vec<(String, String)>) -> (u16
         .envs(vars)
         .kill_on_drop(true)
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let outcome = tokio::time::timeout(Duration::from_secs(60), done(&mut reports))
-        .await
-        .unwrap_or_else(|_| panic!("{function} answered nothing within 60 s"));
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let outcome = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::select! {
+            outcome = done(&mut reports) => outcome,
+            // A failed cold start exits before it asks for an event.
+            _ = child.wait() => {
+                let mut log = String::new();
+                let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut log).await;
+                Outcome::InitError(log)
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{function} answered nothing within 60 s"));
     let _ = child.kill().await;
     match outcome {
         Outcome::Response(v) => {
@@ -138,6 +180,8 @@ async fn run(function: &str, event: String, vars: Vec<(String, String)>) -> (u16
                 serde_json::from_str(v["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
             (status, body)
         }
+        // A failed cold start, as its report (the status no response has).
+        Outcome::InitError(report) => (0, serde_json::json!({ "init_error": report })),
         other => panic!("{function} did not answer with a response: {other:?}"),
     }
 }
@@ -205,6 +249,9 @@ const EXPECTED: &[Expected] = &[
         b["url"].as_str().unwrap_or("").contains("/uploads/3/")
     }),
     ("dashboard", 401, |b| b["error"].is_string()),
+    ("well-known", 200, |b| {
+        b["keys"][0]["kty"] == "OKP" && b["keys"][0].get("d").is_none()
+    }),
 ];
 
 fn expected(function: &str) -> Option<(u16, Holds)> {
@@ -305,11 +352,11 @@ async fn the_mailed_link_points_at_the_custom_domain_when_one_is_configured() {
 }
 
 #[tokio::test]
-async fn a_function_without_its_configuration_reports_an_init_error() {
+async fn a_function_without_its_keys_reports_an_init_error() {
     let (addr, mut reports) = runtime_api::start("{}".into(), 1).await;
-    let mut child = tokio::process::Command::new(binary("loans"))
+    let mut child = tokio::process::Command::new(binary("token"))
         .env_clear()
-        .envs(lambda_env("loans", addr))
+        .envs(lambda_env("token", addr))
         .env("BACKEND", "embedded")
         .env(
             "DATABASE_PATH",
@@ -320,7 +367,7 @@ async fn a_function_without_its_configuration_reports_an_init_error() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // No JWT_SECRET: the process must exit with an error instead of serving requests.
+    // No signing keys for a function that signs: it must exit with an error, not serve.
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("it exits")
@@ -330,7 +377,7 @@ async fn a_function_without_its_configuration_reports_an_init_error() {
     {
         match outcome {
             Outcome::InitError(report) | Outcome::Error(report) => {
-                assert!(report.contains("JWT_SECRET"), "{report}")
+                assert!(report.contains("JWT_SIGNING_KEYS"), "{report}")
             }
             Outcome::Response(v) => panic!("served a request without a signing key: {v}"),
         }
@@ -359,7 +406,7 @@ async fn the_local_gateway_seeds_no_demo_credential_into_aws_tables() {
         .env("COUNTER_TABLE_NAME", &config.counter_table_name)
         .env("BUCKET_NAME", &config.bucket_name)
         .env("S3_FORCE_PATH_STYLE", "true")
-        .env("JWT_SECRET", SECRET)
+        .env("LOCAL_SECRET", SECRET)
         .env("PORT", port.to_string())
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
@@ -388,4 +435,27 @@ async fn the_local_gateway_seeds_no_demo_credential_into_aws_tables() {
     assert_eq!(answer, 401, "the demo operator signs in on AWS tables");
     let admin = app.ctx.store.user_by_username("admin").await.unwrap();
     assert!(admin.is_none(), "demo data seeded into AWS tables");
+}
+
+mod keys_held {
+    use super::*;
+
+    /// IAM, not only the environment, keeps the signing key from a function that only verifies:
+    /// `loans` pointed at the signing secret cannot read it, and does not start.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn iam_a_verifier_named_the_signing_secret_cannot_read_it() {
+        let app = TestApp::spawn(Backend::AwsIam).await;
+        let admin = acceptance::admin_sdk(Backend::AwsIam).await;
+        let arn = acceptance::signing_secret(
+            &admin,
+            &app.ctx.config.signing_keys.as_ref().unwrap().to_json(),
+        )
+        .await;
+        let (status, body) = boot_on_aws_with("loans", |vars| {
+            vars.push(("JWT_SIGNING_KEYS_ARN".into(), arn.clone()));
+        })
+        .await;
+        assert_eq!(status, 0, "loans read the signing secret: {body}");
+        assert!(body.to_string().contains("JWT_SIGNING_KEYS_ARN"), "{body}");
+    }
 }

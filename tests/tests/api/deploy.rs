@@ -80,21 +80,21 @@ fn the_rehearsal_refuses_a_route_the_api_does_not_serve() {
 fn the_rehearsal_refuses_a_reference_to_nothing() {
     let r = rehearse_edited("reference", |t| {
         t.replacen(
-            "Resource: !Ref JwtSecretArn",
-            "Resource: !Ref JwtSecretArm",
+            "Resource: !Ref SigningKeysSecretArn",
+            "Resource: !Ref SigningKeysSecretArm",
             1,
         )
     });
     assert!(!r.passed);
     assert!(
-        r.report.contains("unresolved reference") && r.report.contains("JwtSecretArm"),
+        r.report.contains("unresolved reference") && r.report.contains("SigningKeysSecretArm"),
         "{}",
         r.report
     );
 }
 
 /// A policy resource as a short name: `MainTable`, `MainTable/index/gsi1`,
-/// `BlobBucket/avatars/*`, `JwtSecretArn`, `ses-identity`, or `*`.
+/// `BlobBucket/avatars/*`, `SigningKeysSecretArn`, `ses-identity`, or `*`.
 fn resource_name(v: &Value) -> String {
     if let Some(s) = v.as_str() {
         return s.to_string();
@@ -177,7 +177,14 @@ fn every_policy_names_only_the_resources_its_function_uses() {
             &["BlobBucket/avatars/*", "BlobBucket/uploads/*"][..],
         ),
         ("s3:ListBucket", &["BlobBucket"][..]),
-        ("secretsmanager:GetSecretValue", &["JwtSecretArn"][..]),
+        (
+            "secretsmanager:GetSecretValue",
+            &[
+                "SigningKeysSecretArn",
+                "OtpKeySecretArn",
+                "DashboardKeySecretArn",
+            ][..],
+        ),
         ("ses:SendEmail", &["ses-identity"][..]),
         // SMS goes to a phone number, which has no ARN.
         ("sns:Publish", &["*"][..]),
@@ -201,20 +208,56 @@ fn every_policy_names_only_the_resources_its_function_uses() {
             assert_eq!(action, "dynamodb:UpdateItem", "{function}");
         }
     }
-    // The signing key is read only by functions that sign or verify tokens: all of them today.
-    let readers: BTreeSet<_> = grants
-        .iter()
-        .filter(|(_, a, _)| a == "secretsmanager:GetSecretValue")
-        .map(|(f, _, _)| f.clone())
-        .collect();
-    assert_eq!(
-        readers.len(),
-        functions::routes()
+    // Each secret is read by exactly the functions that hold its key, and each of those finds
+    // its ARN in its environment: the private signing keys by the issuers alone.
+    for (variable, holders) in shared::signing::KEY_HOLDERS {
+        let parameter = match *variable {
+            "JWT_SIGNING_KEYS_ARN" => "SigningKeysSecretArn",
+            "OTP_KEY_ARN" => "OtpKeySecretArn",
+            _ => "DashboardKeySecretArn",
+        };
+        let readers: BTreeSet<String> = grants
             .iter()
-            .map(|r| r.function)
-            .collect::<BTreeSet<_>>()
-            .len()
+            .filter(|(_, a, r)| a == "secretsmanager:GetSecretValue" && r == parameter)
+            .map(|(f, _, _)| f.clone())
+            .collect();
+        let expected: BTreeSet<String> = holders.iter().map(|h| h.to_string()).collect();
+        assert_eq!(readers, expected, "{parameter}");
+        let named: BTreeSet<String> = environments()
+            .into_iter()
+            .filter(|(_, env)| env.get(*variable).is_some())
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(named, expected, "{variable} in the environment");
+    }
+    assert!(
+        !grants
+            .iter()
+            .any(|(f, a, _)| f == "loans" && a.starts_with("secretsmanager:")),
+        "loans only verifies: it reads no secret"
     );
+}
+
+/// Each function's own environment variables in the transformed template (the globals aside).
+fn environments() -> BTreeMap<String, serde_json::Map<String, Value>> {
+    let t: Value = serde_json::from_slice(&std::fs::read(transformed()).unwrap()).unwrap();
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::Function")
+        .map(|r| {
+            let binary = r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let env = r["Properties"]["Environment"]["Variables"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            (binary, env)
+        })
+        .collect()
 }
 
 mod iam {

@@ -270,7 +270,7 @@ mod embedded {
                 tokio::process::Command::new(&exe)
                     .env("DATABASE_PATH", &db)
                     .env(
-                        "JWT_SECRET",
+                        "LOCAL_SECRET",
                         std::str::from_utf8(acceptance::TEST_SECRET).unwrap(),
                     )
                     .env("PORT", port.to_string())

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acceptance::gate::PairedReads;
-use acceptance::{demo, on_both_backends, TestApp, TEST_SECRET};
+use acceptance::{demo, on_both_backends, TestApp};
 use base64::Engine;
 use serde_json::json;
-use shared::jwt::{Claims, JwtKeys, TokenType};
+use shared::jwt::{Claims, TokenType, AUD_DFCU};
 
 async fn james_gets_exactly_the_published_answer(app: TestApp) {
     let token = app.access_token(&demo::JAMES).await;
@@ -85,6 +85,7 @@ async fn an_unapproved_customer_and_a_developer_are_refused(app: TestApp) {
 async fn every_bad_token_is_invalid_auth_token(app: TestApp) {
     let now = shared::now();
     let claims = |token_type, exp| Claims {
+        iss: app.base.clone(),
         sub: "3".into(),
         token_type,
         jti: "j".into(),
@@ -93,9 +94,9 @@ async fn every_bad_token_is_invalid_auth_token(app: TestApp) {
         ver: 0,
         fam: None,
         amr: vec![],
-        aud: None,
+        aud: AUD_DFCU.into(),
     };
-    let keys = JwtKeys::new(TEST_SECRET.to_vec());
+    let keys = acceptance::test_signer();
     let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
     let valid = app.access_token(&demo::JAMES).await;
     let payload = valid.split('.').nth(1).unwrap();
@@ -120,10 +121,11 @@ async fn every_bad_token_is_invalid_auth_token(app: TestApp) {
         ..claims(TokenType::Access, now + 300)
     });
     let no_such_user = keys.sign(&Claims {
+        iss: app.base.clone(),
         sub: "999999".into(),
         ..claims(TokenType::Access, now + 300)
     });
-    let other_key = JwtKeys::new(b"an-attacker-secret-that-is-long-enough".to_vec())
+    let other_key = acceptance::attacker_signer()
         .sign(&claims(TokenType::Access, now + 300));
     for (what, token) in [
         ("alg none", alg_none.as_str()),
@@ -211,8 +213,9 @@ async fn the_user_and_the_account_are_read_concurrently(app: TestApp) {
 /// for reads the account beside the user but answers the 401 alone, never the account.
 async fn refused_tokens_read_nothing_or_show_nothing(app: TestApp) {
     let now = shared::now();
-    let keys = JwtKeys::new(TEST_SECRET.to_vec());
+    let keys = acceptance::test_signer();
     let claims = |sub: &str, ver, exp| Claims {
+        iss: app.base.clone(),
         sub: sub.into(),
         token_type: TokenType::Access,
         jti: "j".into(),
@@ -221,7 +224,7 @@ async fn refused_tokens_read_nothing_or_show_nothing(app: TestApp) {
         ver,
         fam: None,
         amr: vec![],
-        aud: None,
+        aud: AUD_DFCU.into(),
     };
     let gate = Arc::new(PairedReads::new(
         app.ctx.store.clone(),
@@ -229,7 +232,7 @@ async fn refused_tokens_read_nothing_or_show_nothing(app: TestApp) {
     ));
     let gated = app.with_store(gate.clone()).await;
     let expired = keys.sign(&claims("3", 0, now - 1));
-    let other_key = JwtKeys::new(b"an-attacker-secret-that-is-long-enough".to_vec()).sign(&claims(
+    let other_key = acceptance::attacker_signer().sign(&claims(
         "3",
         0,
         now + 300,

@@ -139,7 +139,7 @@ async fn gateway_listens_on(bind: Option<&str>) -> Result<String, String> {
         .env_clear()
         .current_dir(dir.path())
         .env(
-            "JWT_SECRET",
+            "LOCAL_SECRET",
             String::from_utf8_lossy(acceptance::TEST_SECRET).to_string(),
         )
         .env("PORT", "0")

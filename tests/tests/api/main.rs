@@ -14,6 +14,7 @@ mod faults;
 mod hygiene_files;
 mod hygiene_mail;
 mod hygiene_names;
+mod keys;
 mod loans;
 mod local_tools;
 mod login;

@@ -1,8 +1,8 @@
 //! `POST /token/refresh/`: rotation, re-use detection, token types.
 
-use acceptance::{demo, on_both_backends, TestApp, TEST_SECRET};
+use acceptance::{demo, on_both_backends, TestApp};
 use serde_json::json;
-use shared::jwt::{Claims, JwtKeys, TokenType};
+use shared::jwt::{Claims, TokenType, AUD_DFCU};
 
 async fn pair(app: &TestApp) -> (String, String) {
     let a = app.token(demo::JAMES.username, demo::JAMES.password).await;
@@ -78,8 +78,9 @@ async fn an_access_token_is_not_a_refresh_token(app: TestApp) {
 async fn forged_expired_and_garbage_refresh_tokens_are_refused(app: TestApp) {
     let (refresh, _) = pair(&app).await;
     let now = shared::now();
-    let keys = JwtKeys::new(TEST_SECRET.to_vec());
+    let keys = acceptance::test_signer();
     let expired = keys.sign(&Claims {
+        iss: app.base.clone(),
         sub: "3".into(),
         token_type: TokenType::Refresh,
         jti: "x".into(),
@@ -88,10 +89,11 @@ async fn forged_expired_and_garbage_refresh_tokens_are_refused(app: TestApp) {
         ver: 0,
         fam: Some("f".into()),
         amr: vec![],
-        aud: None,
+        aud: AUD_DFCU.into(),
     });
-    let other_key = JwtKeys::new(b"some-other-secret-of-at-least-32-bytes".to_vec());
+    let other_key = acceptance::attacker_signer();
     let forged = other_key.sign(&Claims {
+        iss: app.base.clone(),
         sub: "1".into(),
         token_type: TokenType::Refresh,
         jti: "y".into(),
@@ -100,10 +102,11 @@ async fn forged_expired_and_garbage_refresh_tokens_are_refused(app: TestApp) {
         ver: 0,
         fam: Some("f".into()),
         amr: vec![],
-        aud: None,
+        aud: AUD_DFCU.into(),
     });
     // A well-signed token that was never issued (its jti is unknown to the store).
     let unissued = keys.sign(&Claims {
+        iss: app.base.clone(),
         sub: "3".into(),
         token_type: TokenType::Refresh,
         jti: "never-issued".into(),
@@ -112,7 +115,7 @@ async fn forged_expired_and_garbage_refresh_tokens_are_refused(app: TestApp) {
         ver: 0,
         fam: Some("f".into()),
         amr: vec![],
-        aud: None,
+        aud: AUD_DFCU.into(),
     });
     let truncated = &refresh[..refresh.len() - 5];
     for t in [

@@ -466,54 +466,61 @@ mod previous_layout {
     }
 }
 
-/// In AWS the signing key comes from Secrets Manager at cold start.
-mod signing_key {
+/// In AWS each key comes from its own Secrets Manager secret at cold start.
+mod keys_from_secrets {
     mod aws {
         use acceptance::{moto, test_config, Backend};
+        use shared::config::{derived_signing_keys, Config};
         use shared::Ctx;
 
         async fn secret(value: &str) -> String {
-            let sdk = moto::sdk_config().await;
-            let name = acceptance::unique("jwt-secret");
-            aws_sdk_secretsmanager::Client::new(&sdk)
-                .create_secret()
-                .name(&name)
-                .secret_string(value)
-                .send()
-                .await
-                .unwrap()
-                .arn()
-                .unwrap()
-                .to_string()
+            acceptance::signing_secret(&moto::sdk_config().await, value).await
+        }
+
+        fn keyless(dir: &std::path::Path) -> Config {
+            let mut config = test_config(Backend::Aws, dir);
+            config.signing_keys = None;
+            config.otp_key = None;
+            config.dashboard_key = None;
+            config
         }
 
         #[tokio::test]
-        async fn is_read_from_secrets_manager_when_no_key_is_configured() {
+        async fn are_read_from_secrets_manager_when_named() {
             let dir = tempfile::tempdir().unwrap();
-            let mut config = test_config(Backend::Aws, dir.path());
-            config.jwt_secret = None;
-            config.jwt_secret_arn = Some(secret("a-secret-from-secrets-manager-of-40-bytes").await);
+            let mut config = keyless(dir.path());
+            let signing = derived_signing_keys(b"some secret of thirty-two bytes or more");
+            config.signing_keys_arn = Some(secret(&signing.to_json()).await);
+            config.otp_key_arn = Some(secret("an-otp-key-from-secrets-manager-40-bytes").await);
+            config.dashboard_key_arn = Some(secret("a-dashboard-key-from-secrets-manager-40").await);
             let sdk = moto::sdk_config().await;
             let ctx = Ctx::aws_with_secret(config, &sdk).await.expect("context");
+            assert_eq!(ctx.config.signing_keys, Some(signing));
             assert_eq!(
-                ctx.config.jwt_secret.as_deref(),
-                Some(b"a-secret-from-secrets-manager-of-40-bytes".as_slice())
+                ctx.config.otp_key.as_deref(),
+                Some(b"an-otp-key-from-secrets-manager-40-bytes".as_slice())
+            );
+            assert_eq!(
+                ctx.config.dashboard_key.as_deref(),
+                Some(b"a-dashboard-key-from-secrets-manager-40".as_slice())
             );
         }
 
         #[tokio::test]
-        async fn a_short_or_missing_secret_stops_the_cold_start() {
+        async fn a_short_malformed_or_missing_secret_stops_the_cold_start() {
             let dir = tempfile::tempdir().unwrap();
             let sdk = moto::sdk_config().await;
-            let mut config = test_config(Backend::Aws, dir.path());
-            config.jwt_secret = None;
-            config.jwt_secret_arn = Some(secret("short").await);
+            let mut config = keyless(dir.path());
+            config.otp_key_arn = Some(secret("short").await);
             assert!(Ctx::aws_with_secret(config.clone(), &sdk).await.is_err());
-            config.jwt_secret_arn =
+            let mut config = keyless(dir.path());
+            config.signing_keys_arn = Some(secret("not a key set").await);
+            assert!(Ctx::aws_with_secret(config.clone(), &sdk).await.is_err());
+            config.signing_keys_arn =
                 Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope".into());
             assert!(Ctx::aws_with_secret(config.clone(), &sdk).await.is_err());
-            config.jwt_secret_arn = None;
-            assert!(Ctx::aws_with_secret(config, &sdk).await.is_err());
+            // A function that holds no key starts with none.
+            assert!(Ctx::aws_with_secret(keyless(dir.path()), &sdk).await.is_ok());
         }
     }
 }

@@ -26,6 +26,7 @@
 
 mod accounts;
 mod counters;
+mod keys;
 mod otps;
 pub mod schema;
 mod throttles;

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod counters;
+mod keys;
 mod otps;
 mod schema;
 mod throttles;

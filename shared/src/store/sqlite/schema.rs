@@ -70,6 +70,10 @@ CREATE TABLE IF NOT EXISTS throttles (
     PRIMARY KEY (key, window_start)
 );
 CREATE INDEX IF NOT EXISTS throttles_by_expiry ON throttles (expires_at);
+CREATE TABLE IF NOT EXISTS published_keys (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    key_set TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS migrations (
     name TEXT PRIMARY KEY,
     version TEXT NOT NULL
