@@ -1,7 +1,8 @@
 # The verbs of the project. `make run` and `make test` are all a newcomer needs.
 SHELL := /bin/bash
 VENV := .venv
-PY_TOOLS := 'moto[server]>=5.0,<6' 'cfn-lint>=1,<2' 'schemathesis>=4.30,<5' 'aws-sam-translator>=1.115,<2'
+PY_TOOLS := 'moto[server]>=5.0,<6' 'cfn-lint>=1,<2' 'schemathesis>=4.30,<5' 'aws-sam-translator>=1.115,<2' \
+	'pyjwt[crypto]>=2.10,<3'
 # aws-sam-cli pins its own boto3, cfn-lint and translator: it gets a virtual environment of its own.
 SAM_VENV := .venv-sam
 SAM_TOOLS := 'aws-sam-cli>=1.170,<2' 'cargo-lambda>=1.9,<2' 'ziglang>=0.13,<0.15'
