@@ -108,7 +108,7 @@ impl Ctx {
         let issuer = self.public_base_url(req)?;
         self.verify_token(token, TokenType::Access, &issuer)
             .await
-            .map_err(|_| ApiError::invalid_token())
+            .map_err(|e| e.into_api_error(ApiError::invalid_token()))
     }
 
     /// The user a verified token names, if that token is still honoured (not deactivated, not
@@ -128,7 +128,7 @@ impl Ctx {
         let claims = self
             .verify_token(refresh_token, TokenType::Refresh, issuer)
             .await
-            .map_err(|_| refused())?;
+            .map_err(|e| e.into_api_error(refused()))?;
         let family = claims.fam.clone().ok_or_else(refused)?;
         let user = self.live_user(&claims).await.map_err(|_| refused())?;
         // A refresh keeps how the sign-in was earned: it never raises (or lowers) assurance.

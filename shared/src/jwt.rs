@@ -100,6 +100,19 @@ pub enum JwtError {
     Expired,
     #[error("wrong token type")]
     WrongType,
+    /// The published keys could not be read: the backend's fault, not the token's.
+    #[error("published keys unreadable: {0}")]
+    KeysUnreadable(String),
+}
+
+impl JwtError {
+    /// The answer to a refused token: 401, unless the keys could not be read (the fixed 500).
+    pub fn into_api_error(self, refused: crate::ApiError) -> crate::ApiError {
+        match self {
+            JwtError::KeysUnreadable(cause) => crate::ApiError::internal(cause),
+            _ => refused,
+        }
+    }
 }
 
 /// The one algorithm.

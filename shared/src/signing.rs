@@ -12,7 +12,7 @@
 //!   signing set when a key arrives, after it when one leaves ([`rotate`]).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use crate::config::{Config, ConfigError};
 use crate::jwt::{Claims, JwtError, Signer, TokenType, Verifier};
@@ -163,7 +163,9 @@ pub struct TokenKeys {
     source: SigningSource,
     signing: RwLock<Option<Signing>>,
     verifier: RwLock<Verifier>,
-    refreshed_at: Mutex<Option<i64>>,
+    /// When the published set was last read; held across the read, so that requests meeting the
+    /// same new key at once wait for one read instead of being refused.
+    refreshed_at: tokio::sync::Mutex<Option<i64>>,
 }
 
 impl TokenKeys {
@@ -195,7 +197,7 @@ impl TokenKeys {
             source,
             signing: RwLock::new(signing),
             verifier: RwLock::new(Verifier::of(&verifiable)),
-            refreshed_at: Mutex::new(None),
+            refreshed_at: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -264,21 +266,17 @@ impl Ctx {
         issuer: &str,
     ) -> Result<Claims, JwtError> {
         let now = self.now();
-        let first = self
-            .token_keys
-            .verifier
-            .read()
-            .expect("keys lock")
-            .verify(token, expected, issuer, now);
+        let first = self.verify_held(token, expected, issuer, now);
         if first != Err(JwtError::UnknownKey) {
             return first;
         }
+        let mut refreshed = self.token_keys.refreshed_at.lock().await;
+        // Another request may have read the set while this one waited.
+        let again = self.verify_held(token, expected, issuer, now);
+        if again != Err(JwtError::UnknownKey)
+            || refreshed.is_some_and(|at| now - at < KEY_REFRESH_SECS)
         {
-            let mut refreshed = self.token_keys.refreshed_at.lock().expect("keys lock");
-            if refreshed.is_some_and(|at| now - at < KEY_REFRESH_SECS) {
-                return first;
-            }
-            *refreshed = Some(now);
+            return again;
         }
         match self.store.published_keys().await {
             Ok(Some(set)) => {
@@ -291,11 +289,20 @@ impl Ctx {
                 *self.token_keys.verifier.write().expect("keys lock") = fresh;
             }
             Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "published keys unreadable");
-                return first;
-            }
+            // Not the token's fault: the next request reads again.
+            Err(e) => return Err(JwtError::KeysUnreadable(e.to_string())),
         }
+        *refreshed = Some(now);
+        self.verify_held(token, expected, issuer, now)
+    }
+
+    fn verify_held(
+        &self,
+        token: &str,
+        expected: TokenType,
+        issuer: &str,
+        now: i64,
+    ) -> Result<Claims, JwtError> {
         self.token_keys
             .verifier
             .read()

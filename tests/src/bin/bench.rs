@@ -592,6 +592,56 @@ async fn dynamodb_round_trips(report: &mut String) {
     writeln!(report).unwrap();
 }
 
+/// What checking one access token costs (EdDSA through `jsonwebtoken`: header, key lookup,
+/// signature, claims), against the floor of the scheme it replaced measured in the same run: one
+/// HMAC-SHA256 over the same signing input, which is all of an HS256 check's cryptography.
+fn token_check(report: &mut String) {
+    use hmac::Mac;
+    use shared::jwt::{Claims, Signer, TokenType, Verifier, AUD_DFCU};
+    const N: u32 = 20_000;
+    let keys = shared::config::derived_signing_keys(SECRET.as_bytes());
+    let (signer, verifier) = (Signer::of(&keys).unwrap(), Verifier::of(&keys));
+    let now = shared::now();
+    let token = signer.sign(&Claims {
+        iss: ISSUER.into(),
+        sub: "3".into(),
+        aud: AUD_DFCU.into(),
+        token_type: TokenType::Access,
+        jti: shared::jwt::random_id(),
+        iat: now,
+        exp: now + 300,
+        ver: 0,
+        fam: None,
+        amr: vec!["pwd".into()],
+    });
+    let (input, _) = token.rsplit_once('.').unwrap();
+    // The best of five runs of N checks, in microseconds per check.
+    let per_check = |check: &dyn Fn()| {
+        (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                for _ in 0..N {
+                    check();
+                }
+                started.elapsed().as_secs_f64() * 1e6 / f64::from(N)
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let eddsa = per_check(&|| {
+        std::hint::black_box(verifier.verify(&token, TokenType::Access, ISSUER, now).unwrap());
+    });
+    let hs256 = per_check(&|| {
+        let mut mac = shared::crypto::hmac(SECRET.as_bytes());
+        mac.update(input.as_bytes());
+        std::hint::black_box(mac.finalize());
+    });
+    writeln!(report, "## Token check (best of 5 × {N}, one core)\n").unwrap();
+    writeln!(report, "| check | µs per token | × floor |").unwrap();
+    writeln!(report, "|---|---|---|").unwrap();
+    writeln!(report, "| floor: HMAC-SHA256 of the signing input (the HS256 scheme's check) | {hs256:.2} | 1.0 |").unwrap();
+    writeln!(report, "| EdDSA check through jsonwebtoken (every verifying request) | {eddsa:.2} | {:.1} |\n", eddsa / hs256).unwrap();
+}
+
 #[tokio::main]
 async fn main() {
     let mut report = String::from("# Benchmark report\n\n");
@@ -605,6 +655,7 @@ async fn main() {
     .unwrap();
     cold_and_memory(&mut report).await;
     sizes(&mut report);
+    token_check(&mut report);
     latency(&mut report).await;
     dynamodb_round_trips(&mut report).await;
     let out = repo().join("target/bench");
