@@ -14,8 +14,8 @@ pub enum Backend {
     Embedded { database_path: PathBuf },
 }
 
-/// Everything a function reads from its environment.
-#[derive(Clone, Debug)]
+/// Everything a function reads from its environment. Its `Debug` shows no key.
+#[derive(Clone)]
 pub struct Config {
     pub backend: Backend,
     pub table_name: String,
@@ -70,6 +70,21 @@ pub struct Config {
     pub request_body_timeout: Duration,
     /// The time expiries are judged by (`Ctx::now`): the system's, moved only by tests.
     pub clock: crate::clock::Clock,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys (signing sets, HMAC keys) stay out of any log line a Debug could reach.
+        f.debug_struct("Config")
+            .field("backend", &self.backend)
+            .field("table_name", &self.table_name)
+            .field("counter_table_name", &self.counter_table_name)
+            .field("public_base_url", &self.public_base_url)
+            .field("signing_keys_arn", &self.signing_keys_arn)
+            .field("otp_key_arn", &self.otp_key_arn)
+            .field("dashboard_key_arn", &self.dashboard_key_arn)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A configuration value that is present but unusable.
@@ -131,7 +146,15 @@ impl Config {
             signing_keys: key_set("JWT_SIGNING_KEYS")?,
             signing_keys_arn: arn("JWT_SIGNING_KEYS_ARN"),
             signing_keys_file: arn("JWT_SIGNING_KEYS_FILE").map(PathBuf::from),
-            public_keys: key_set("JWT_PUBLIC_KEYS")?,
+            public_keys: lookup("JWT_PUBLIC_KEYS")
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| {
+                    KeySet::parse_public(v.trim()).map_err(|e| ConfigError {
+                        name: "JWT_PUBLIC_KEYS",
+                        problem: e.to_string(),
+                    })
+                })
+                .transpose()?,
             otp_key: key("OTP_KEY")?,
             otp_key_arn: arn("OTP_KEY_ARN"),
             dashboard_key: key("DASHBOARD_KEY")?,
@@ -349,6 +372,8 @@ mod tests {
             assert_eq!(cfg(&[(name, "{\"keys\":[{}]}")]).unwrap_err().name, name);
         }
         let set = derived_signing_keys(b"a local secret of thirty-two bytes!");
+        // The signing set itself (private parts) is refused where public keys are expected.
+        assert_eq!(cfg(&[("JWT_PUBLIC_KEYS", &set.to_json())]).unwrap_err().name, "JWT_PUBLIC_KEYS");
         let c = cfg(&[("JWT_PUBLIC_KEYS", &set.jwks().to_string())]).unwrap();
         assert_eq!(c.public_keys.unwrap().keys[0].kid, set.keys[0].kid);
     }
@@ -383,6 +408,16 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn debug_output_shows_no_key() {
+        let c = Config::embedded("x.db", b"a local secret of thirty-two bytes!".to_vec());
+        let shown = format!("{c:?}");
+        let d = c.signing_keys.as_ref().unwrap().keys[0].d.clone().unwrap();
+        assert!(!shown.contains(&d), "{shown}");
+        let otp = crate::crypto::hex(c.otp_key.as_deref().unwrap());
+        assert!(!shown.contains(&otp) && !shown.contains("otp_key:"), "{shown}");
     }
 
     #[test]

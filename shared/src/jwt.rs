@@ -143,11 +143,10 @@ impl Signer {
     }
 
     /// Signs `claims` (`alg` EdDSA, `typ` JWT, `kid` this key's).
-    pub fn sign(&self, claims: &Claims) -> String {
+    pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(ALGORITHM);
         header.kid = Some(self.kid.clone());
-        // Signing a serialisable struct with a valid Ed25519 key does not fail.
-        jsonwebtoken::encode(&header, claims, &self.key).unwrap_or_default()
+        jsonwebtoken::encode(&header, claims, &self.key)
     }
 }
 
@@ -189,6 +188,10 @@ impl Verifier {
             return Err(JwtError::Malformed);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
+        // RFC 7515 §4.1.11: extensions we do not understand must not be ignored; we know none.
+        if names_critical_extensions(token) {
+            return Err(JwtError::Malformed);
+        }
         if header.alg != ALGORITHM
             || header
                 .typ
@@ -228,6 +231,17 @@ impl Verifier {
     }
 }
 
+/// Whether the token's header carries `crit` (its JSON was decoded once already).
+fn names_critical_extensions(token: &str) -> bool {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_none_or(|h| h.get("crit").is_some())
+}
+
 /// A random identifier of 128 bits in hex, for `jti` and login families.
 pub fn random_id() -> String {
     let mut bytes = [0u8; 16];
@@ -264,7 +278,7 @@ mod tests {
     }
 
     fn sign(seed: u8, c: &Claims) -> String {
-        Signer::of(&set(seed)).unwrap().sign(c)
+        Signer::of(&set(seed)).unwrap().sign(c).unwrap()
     }
 
     fn verify(t: &str, ty: TokenType, now: i64) -> Result<Claims, JwtError> {
@@ -346,6 +360,24 @@ mod tests {
         let forged =
             jsonwebtoken::encode(&header, &c, &EncodingKey::from_secret(&public)).unwrap();
         assert_eq!(verify(&forged, TokenType::Access, 1500), Err(JwtError::Algorithm));
+    }
+
+    #[test]
+    fn a_header_with_critical_extensions_is_refused() {
+        let c = claims(TokenType::Access, 2000);
+        let genuine = sign(1, &c);
+        let kid = &set(1).keys[0].kid;
+        // Signed by our key, with `crit` in its header.
+        let header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}","crit":["exp"],"exp":1}}"#
+        ));
+        let payload = genuine.split('.').nth(1).unwrap();
+        let input = format!("{header}.{payload}");
+        let key = EncodingKey::from_ed_der(&set(1).keys[0].pkcs8().unwrap().unwrap());
+        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &key, ALGORITHM).unwrap();
+        let token = format!("{input}.{signature}");
+        assert_eq!(verify(&token, TokenType::Access, 1500), Err(JwtError::Malformed));
+        assert!(verify(&genuine, TokenType::Access, 1500).is_ok());
     }
 
     #[test]

@@ -32,8 +32,8 @@ pub const KEY_CACHE_SECS: i64 = 300;
 /// A verifier that meets a key id it does not know re-reads the published set at most this often.
 pub const KEY_REFRESH_SECS: i64 = 60;
 
-/// One Ed25519 key of the set, as a JWK with its life-cycle times.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One Ed25519 key of the set, as a JWK with its life-cycle times. Its `Debug` never shows `d`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyEntry {
     pub kid: String,
     pub kty: String,
@@ -66,6 +66,18 @@ pub enum KeyError {
     NoSigningKey,
     #[error("{0}")]
     Step(String),
+}
+
+impl std::fmt::Debug for KeyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyEntry")
+            .field("kid", &self.kid)
+            .field("x", &self.x)
+            .field("d", &self.d.as_ref().map(|_| "[redacted]"))
+            .field("published_at", &self.published_at)
+            .field("activated_at", &self.activated_at)
+            .finish()
+    }
 }
 
 impl KeyEntry {
@@ -169,6 +181,19 @@ impl KeySet {
             key.check()?;
         }
         Ok(set)
+    }
+
+    /// Parses a set that must hold public keys only (`JWT_PUBLIC_KEYS`, the published set): a
+    /// private part pasted there by mistake would reach every function, so it is refused.
+    pub fn parse_public(json: &str) -> Result<Self, KeyError> {
+        let set = Self::parse(json)?;
+        match set.keys.iter().find(|k| k.d.is_some()) {
+            Some(k) => Err(KeyError::Malformed(format!(
+                "key {} carries its private part: give the published set (`fintract-admin keys show`)",
+                k.kid
+            ))),
+            None => Ok(set),
+        }
     }
 
     /// A set of one key, active at once (a new deployment's first key; tests).
@@ -293,6 +318,8 @@ mod tests {
         assert!(public.keys.iter().all(|k| k.d.is_none()));
         assert!(!public.to_json().contains(first.d.as_deref().unwrap()));
         assert!(!set.jwks().to_string().contains("\"d\""));
+        assert!(KeySet::parse_public(&set.to_json()).is_err(), "private parts");
+        assert!(!format!("{set:?}").contains(first.d.as_deref().unwrap()), "Debug shows d");
         // The JWKS form parses too (a verifier's configured keys).
         assert_eq!(
             KeySet::parse(&set.jwks().to_string()).unwrap().keys[0].x,

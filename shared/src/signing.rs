@@ -12,9 +12,10 @@
 //!   signing set when a key arrives, after it when one leaves ([`rotate`]).
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Backend, Config, ConfigError};
 use crate::jwt::{Claims, JwtError, Signer, TokenType, Verifier};
 use crate::keys::{KeyError, KeySet, KEY_CACHE_SECS, KEY_REFRESH_SECS};
 use crate::store::StoreError;
@@ -155,36 +156,49 @@ struct Signing {
     signer: Arc<Signer>,
     /// The public part of the signing set: an issuer verifies what it signs.
     public: KeySet,
-    read_at: i64,
+    /// When the signing set is read again (every [`KEY_CACHE_SECS`]; sooner after a failure).
+    read_again_at: i64,
 }
+
+/// A failed read of a key set is tried again after this long, not on every request.
+const KEY_RETRY_SECS: i64 = 30;
 
 /// A function's token keys.
 pub struct TokenKeys {
     source: SigningSource,
     signing: RwLock<Option<Signing>>,
     verifier: RwLock<Verifier>,
-    /// When the published set was last read; held across the read, so that requests meeting the
-    /// same new key at once wait for one read instead of being refused.
-    refreshed_at: tokio::sync::Mutex<Option<i64>>,
+    /// When the published set is due to be read again: every [`KEY_CACHE_SECS`], so that a key
+    /// removed from it stops verifying everywhere within that time.
+    read_published_at: AtomicI64,
+    /// When a token naming an unknown key last caused a read; held across the read, so that
+    /// requests meeting the same new key at once wait for one read instead of being refused.
+    unknown_read_at: tokio::sync::Mutex<Option<i64>>,
+}
+
+/// A lock's data even if a panic poisoned it: the data are whole values, replaced at once.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl TokenKeys {
     /// The keys the configuration holds (an issuer's signing set was read at cold start).
     pub fn new(config: &Config, source: SigningSource, now: i64) -> Result<Self, ConfigError> {
-        let key_error = |name: &'static str| {
-            move |e: KeyError| ConfigError {
-                name,
-                problem: e.to_string(),
-            }
-        };
         let mut verifiable = config.public_keys.clone().unwrap_or_default();
         let signing = match &config.signing_keys {
             Some(set) => {
                 verifiable.keys.extend(set.public().keys);
                 Some(Signing {
-                    signer: Arc::new(Signer::of(set).map_err(key_error("JWT_SIGNING_KEYS"))?),
+                    signer: Arc::new(Signer::of(set).map_err(|e| ConfigError {
+                        name: "JWT_SIGNING_KEYS",
+                        problem: e.to_string(),
+                    })?),
                     public: set.public(),
-                    read_at: now,
+                    read_again_at: now + KEY_CACHE_SECS,
                 })
             }
             None => None,
@@ -193,11 +207,18 @@ impl TokenKeys {
             (SigningSource::None, Some(_)) => SigningSource::Fixed,
             _ => source,
         };
+        // Keys given at cold start serve a cache lifetime; without any, the first token reads.
+        let read_published_at = if verifiable.keys.is_empty() {
+            i64::MIN
+        } else {
+            now + KEY_CACHE_SECS
+        };
         Ok(TokenKeys {
             source,
             signing: RwLock::new(signing),
             verifier: RwLock::new(Verifier::of(&verifiable)),
-            refreshed_at: tokio::sync::Mutex::new(None),
+            read_published_at: AtomicI64::new(read_published_at),
+            unknown_read_at: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -214,51 +235,58 @@ impl Ctx {
     }
 
     /// Signs `claims` with the active key, re-reading the signing set first when this copy is
-    /// [`KEY_CACHE_SECS`] old (a failed re-read keeps the copy: sign-in goes on).
+    /// [`KEY_CACHE_SECS`] old (a failed re-read keeps the copy, and is tried again after
+    /// [`KEY_RETRY_SECS`]: sign-in goes on).
     pub async fn sign_token(&self, claims: &Claims) -> Result<String, crate::ApiError> {
         let now = self.now();
-        let stale = match &*self.token_keys.signing.read().expect("keys lock") {
+        let due = match &*read(&self.token_keys.signing) {
             None => return Err(crate::ApiError::internal("this function holds no signing key")),
-            Some(s) => now - s.read_at >= KEY_CACHE_SECS,
+            Some(s) => now >= s.read_again_at,
         };
-        if stale {
+        if due {
             self.reread_signing_keys(now).await;
         }
-        let signer = match &*self.token_keys.signing.read().expect("keys lock") {
+        let signer = match &*read(&self.token_keys.signing) {
             Some(s) => s.signer.clone(),
             None => return Err(crate::ApiError::internal("this function holds no signing key")),
         };
-        Ok(signer.sign(claims))
+        signer.sign(claims).map_err(crate::ApiError::internal)
     }
 
     async fn reread_signing_keys(&self, now: i64) {
+        let retry = |why: String| {
+            tracing::warn!(error = %why, "signing keys not re-read: keeping the last");
+            if let Some(s) = write(&self.token_keys.signing).as_mut() {
+                s.read_again_at = now + KEY_RETRY_SECS;
+            }
+        };
         match self.token_keys.source.read().await {
             Ok(Some(set)) => match Signer::of(&set) {
                 Ok(signer) => {
-                    *self.token_keys.signing.write().expect("keys lock") = Some(Signing {
+                    *write(&self.token_keys.signing) = Some(Signing {
                         signer: Arc::new(signer),
                         public: set.public(),
-                        read_at: now,
+                        read_again_at: now + KEY_CACHE_SECS,
                     });
-                    self.token_keys
-                        .verifier
-                        .write()
-                        .expect("keys lock")
-                        .add(&set);
+                    // The signing set holds every key not retired: a retired one leaves here too.
+                    *write(&self.token_keys.verifier) = Verifier::of(&set);
                 }
-                Err(e) => tracing::warn!(error = %e, "signing keys unusable: keeping the last"),
+                Err(e) => retry(e.to_string()),
             },
             Ok(None) => {
-                if let Some(s) = self.token_keys.signing.write().expect("keys lock").as_mut() {
-                    s.read_at = now;
+                if let Some(s) = write(&self.token_keys.signing).as_mut() {
+                    s.read_again_at = now + KEY_CACHE_SECS;
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "signing keys unreadable: keeping the last"),
+            Err(e) => retry(e.to_string()),
         }
     }
 
-    /// Checks a token issued by this API (`issuer`, its public base URL). Meeting a key id it
-    /// does not know, it re-reads the published keys, at most once per [`KEY_REFRESH_SECS`].
+    /// Checks a token issued by this API (`issuer`, its public base URL). The published keys are
+    /// read again every [`KEY_CACHE_SECS`] (a removed key stops verifying within that time) and,
+    /// for a token naming a key this function does not hold, at most once per
+    /// [`KEY_REFRESH_SECS`]. A failed read is tried again after [`KEY_RETRY_SECS`]; meanwhile the
+    /// held keys still answer.
     pub async fn verify_token(
         &self,
         token: &str,
@@ -267,32 +295,51 @@ impl Ctx {
     ) -> Result<Claims, JwtError> {
         let now = self.now();
         let first = self.verify_held(token, expected, issuer, now);
-        if first != Err(JwtError::UnknownKey) {
+        let due = || now >= self.token_keys.read_published_at.load(Ordering::Acquire);
+        if first != Err(JwtError::UnknownKey) && !due() {
             return first;
         }
-        let mut refreshed = self.token_keys.refreshed_at.lock().await;
+        let mut unknown_read_at = self.token_keys.unknown_read_at.lock().await;
         // Another request may have read the set while this one waited.
         let again = self.verify_held(token, expected, issuer, now);
-        if again != Err(JwtError::UnknownKey)
-            || refreshed.is_some_and(|at| now - at < KEY_REFRESH_SECS)
-        {
+        let unknown = again == Err(JwtError::UnknownKey)
+            && unknown_read_at.is_none_or(|at| now - at >= KEY_REFRESH_SECS);
+        if !unknown && !due() {
             return again;
         }
+        if unknown {
+            *unknown_read_at = Some(now);
+        }
         match self.store.published_keys().await {
-            Ok(Some(set)) => {
+            Ok(Some(set)) if !set.keys.is_empty() => {
                 // The published keys replace the held ones (a retired key leaves), but an issuer
                 // keeps what its own signing set holds.
                 let mut fresh = Verifier::of(&set);
-                if let Some(s) = self.token_keys.signing.read().expect("keys lock").as_ref() {
+                if let Some(s) = read(&self.token_keys.signing).as_ref() {
                     fresh.add(&s.public);
                 }
-                *self.token_keys.verifier.write().expect("keys lock") = fresh;
+                *write(&self.token_keys.verifier) = fresh;
+                self.token_keys
+                    .read_published_at
+                    .store(now + KEY_CACHE_SECS, Ordering::Release);
             }
-            Ok(None) => {}
-            // Not the token's fault: the next request reads again.
-            Err(e) => return Err(JwtError::KeysUnreadable(e.to_string())),
+            // Nothing published: what is held stays.
+            Ok(_) => self
+                .token_keys
+                .read_published_at
+                .store(now + KEY_CACHE_SECS, Ordering::Release),
+            Err(e) => {
+                self.token_keys
+                    .read_published_at
+                    .store(now + KEY_RETRY_SECS, Ordering::Release);
+                tracing::warn!(error = %e, "published keys unreadable");
+                // Not the token's fault when its key could not be looked up: the fixed 500.
+                return match again {
+                    Err(JwtError::UnknownKey) => Err(JwtError::KeysUnreadable(e.to_string())),
+                    held => held,
+                };
+            }
         }
-        *refreshed = Some(now);
         self.verify_held(token, expected, issuer, now)
     }
 
@@ -303,11 +350,7 @@ impl Ctx {
         issuer: &str,
         now: i64,
     ) -> Result<Claims, JwtError> {
-        self.token_keys
-            .verifier
-            .read()
-            .expect("keys lock")
-            .verify(token, expected, issuer, now)
+        read(&self.token_keys.verifier).verify(token, expected, issuer, now)
     }
 }
 
@@ -325,20 +368,42 @@ pub enum Step {
 /// A key is published before it can sign, and leaves the signing set before the published one.
 pub async fn rotate(ctx: &Ctx, step: Step) -> Result<String, SourceError> {
     let source = ctx.token_keys.source();
-    let mut set = source
-        .read()
-        .await?
-        .or_else(|| ctx.config.signing_keys.clone())
-        .unwrap_or_default();
+    let writable = matches!(source, SigningSource::File(_) | SigningSource::Secret { .. });
+    let laptop = matches!(ctx.config.backend, Backend::Embedded { .. });
+    // Never from keys derived on a laptop into a deployment's table, nor a guess at the set.
+    if !writable && !(step == Step::Sync && laptop) {
+        return Err(SourceError::Io(
+            "name the signing keys: JWT_SIGNING_KEYS_ARN (or JWT_SIGNING_KEYS_FILE)".into(),
+        ));
+    }
+    let mut set = match source.read().await? {
+        Some(set) => set,
+        None => ctx.config.signing_keys.clone().unwrap_or_default(),
+    };
     let now = ctx.now();
     let max_token_secs = ctx.config.refresh_ttl.max(ctx.config.access_ttl).as_secs() as i64;
+    // After the signing set was written, a failed publication is repaired by `keys sync`.
+    let publish_after = |set: KeySet| async move {
+        ctx.store.publish_keys(&set).await.map_err(|e| {
+            SourceError::Io(format!(
+                "the signing keys were written, but publishing them failed ({e}): run \
+                 `fintract-admin keys sync`"
+            ))
+        })
+    };
     let said = match step {
         Step::Sync => {
+            if set.keys.is_empty() {
+                return Err(SourceError::Io(
+                    "the signing set holds no key: nothing to publish".into(),
+                ));
+            }
             ctx.store.publish_keys(&set).await?;
             return Ok(format!("published {} key(s)", set.keys.len()));
         }
         Step::Publish => {
             let key = set.publish(now)?;
+            // Published before it can ever sign.
             ctx.store.publish_keys(&set).await?;
             source.write(&set).await?;
             if key.activated_at.is_some() {
@@ -351,15 +416,27 @@ pub async fn rotate(ctx: &Ctx, step: Step) -> Result<String, SourceError> {
             }
         }
         Step::Activate => {
+            let published = ctx.store.published_keys().await?.unwrap_or_default();
             let kid = set.activate(now)?;
+            let seen = published
+                .keys
+                .iter()
+                .any(|k| k.kid == kid && k.published_at <= now - KEY_CACHE_SECS);
+            if !seen {
+                return Err(SourceError::Io(format!(
+                    "key {kid} has not been in the published set for {KEY_CACHE_SECS} s: run \
+                     `fintract-admin keys sync`, then activate {KEY_CACHE_SECS} s later"
+                )));
+            }
             source.write(&set).await?;
-            ctx.store.publish_keys(&set).await?;
+            publish_after(set).await?;
             format!("key {kid} signs from now on (every issuer within {KEY_CACHE_SECS} s)")
         }
         Step::Retire => {
             let gone = set.retire(now, max_token_secs)?;
+            // Out of the signing set first, then out of what verifiers trust.
             source.write(&set).await?;
-            ctx.store.publish_keys(&set).await?;
+            publish_after(set).await?;
             format!("retired {}", gone.join(", "))
         }
     };

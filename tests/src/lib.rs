@@ -70,16 +70,29 @@ impl Answer {
 /// attacker can't.
 pub const TEST_SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123";
 
+/// A signing key in a test's hand: signs or panics.
+pub struct TestSigner(pub shared::jwt::Signer);
+
+impl TestSigner {
+    pub fn sign(&self, claims: &shared::jwt::Claims) -> String {
+        self.0.sign(claims).expect("signing")
+    }
+}
+
 /// The signing key of every test app (as its issuers hold it).
-pub fn test_signer() -> shared::jwt::Signer {
-    shared::jwt::Signer::of(&shared::config::derived_signing_keys(TEST_SECRET))
-        .expect("the test signing key")
+pub fn test_signer() -> TestSigner {
+    TestSigner(
+        shared::jwt::Signer::of(&shared::config::derived_signing_keys(TEST_SECRET))
+            .expect("the test signing key"),
+    )
 }
 
 /// A signing key of someone else's, valid Ed25519 but not ours (and not under our key id).
-pub fn attacker_signer() -> shared::jwt::Signer {
+pub fn attacker_signer() -> TestSigner {
     let key = shared::keys::KeyEntry::from_seed(&[42; 32], 0).expect("an Ed25519 seed");
-    shared::jwt::Signer::of(&shared::keys::KeySet::single(key)).expect("the attacker's key")
+    TestSigner(
+        shared::jwt::Signer::of(&shared::keys::KeySet::single(key)).expect("the attacker's key"),
+    )
 }
 
 /// `config` as `function` holds it in a deployment: without the keys the template gives only to

@@ -613,7 +613,8 @@ fn token_check(report: &mut String) {
         ver: 0,
         fam: None,
         amr: vec!["pwd".into()],
-    });
+    })
+    .unwrap();
     let (input, _) = token.rsplit_once('.').unwrap();
     // The best of five runs of N checks, in microseconds per check.
     let per_check = |check: &dyn Fn()| {

@@ -137,6 +137,9 @@ fn grants() -> BTreeSet<(String, String, String)> {
             .unwrap()
         {
             for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                if statement["Effect"] == "Deny" {
+                    continue; // `keys_are_written_by_the_operator_alone`
+                }
                 assert_eq!(statement["Effect"], "Allow");
                 let list = |v: &Value| match v {
                     Value::Array(items) => items.clone(),
@@ -236,6 +239,54 @@ fn every_policy_names_only_the_resources_its_function_uses() {
             .any(|(f, a, _)| f == "loans" && a.starts_with("secretsmanager:")),
         "loans only verifies: it reads no secret"
     );
+}
+
+/// The published token keys (`KEYS` in the main table) are trusted by every verifier, so no
+/// function may write them: each role that can write the main table denies exactly that
+/// partition (the emulator ignores conditions; this checks them as CloudFormation receives them).
+#[test]
+fn keys_are_written_by_the_operator_alone() {
+    let t: Value = serde_json::from_slice(&std::fs::read(transformed()).unwrap()).unwrap();
+    let resources = t["Resources"].as_object().unwrap();
+    let writers: BTreeSet<String> = grants()
+        .into_iter()
+        .filter(|(_, a, r)| {
+            r == "MainTable"
+                && ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+                    .contains(&a.as_str())
+        })
+        .map(|(f, _, _)| f)
+        .collect();
+    assert!(writers.len() > 10, "{writers:?}");
+    for resource in resources.values() {
+        if resource["Type"] != "AWS::Lambda::Function" {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        if !writers.contains(binary) {
+            continue;
+        }
+        let role = resource["Properties"]["Role"]["Fn::GetAtt"][0].as_str().unwrap();
+        let denied = resources[role]["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap().clone())
+            .any(|st| {
+                let actions: BTreeSet<&str> = st["Action"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                st["Effect"] == "Deny"
+                    && resource_name(&st["Resource"]) == "MainTable"
+                    && ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+                        .iter()
+                        .all(|a| actions.contains(a))
+                    && st["Condition"]["ForAnyValue:StringEquals"]["dynamodb:LeadingKeys"]
+                        == serde_json::json!([shared::store::dynamo::PUBLISHED_KEYS_PK])
+            });
+        assert!(denied, "{binary} may write the published keys");
+    }
 }
 
 /// Each function's own environment variables in the transformed template (the globals aside).

@@ -3,8 +3,8 @@
 
 use acceptance::{demo, TestApp};
 use serde_json::Value;
-use shared::jwt::{Claims, Signer, TokenType, AUD_DFCU};
-use shared::keys::{KeyEntry, KeySet, KEY_CACHE_SECS};
+use shared::jwt::{Claims, TokenType, AUD_DFCU};
+use shared::keys::KEY_CACHE_SECS;
 use shared::signing::{rotate, Step};
 
 fn kid_of(token: &str) -> String {
@@ -89,8 +89,7 @@ async fn forgeries_with_the_public_key_are_refused(app: TestApp) {
         &jsonwebtoken::EncodingKey::from_secret(&public),
     )
     .unwrap();
-    let attacker = KeySet::single(KeyEntry::from_seed(&[42; 32], 0).unwrap());
-    let their_kid = Signer::of(&attacker).unwrap().sign(&claims);
+    let their_kid = acceptance::attacker_signer().sign(&claims);
     let (_, rest) = their_kid.split_once('.').unwrap();
     let our_header = genuine.split('.').next().unwrap();
     let under_our_kid = format!("{our_header}.{rest}");

@@ -27,6 +27,7 @@
 mod accounts;
 mod counters;
 mod keys;
+pub use keys::PUBLISHED_KEYS_PK;
 mod otps;
 pub mod schema;
 mod throttles;

@@ -18,7 +18,7 @@ impl KeyStore for SqliteStore {
                 .optional()
             })
             .await?;
-        json.map(|j| KeySet::parse(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
+        json.map(|j| KeySet::parse_public(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
             .transpose()
     }
 
