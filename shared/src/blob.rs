@@ -215,10 +215,20 @@ impl Blobs for LocalBlobs {
         let meta = serde_json::to_vec(meta).map_err(|e| BlobError(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-            // Write to a temporary name, then rename: a reader never sees half a file.
-            let tmp = path.with_extension("partial");
+            // Write each file to a temporary name of its own, then rename: a reader never sees
+            // half a file, and two writers of one key (a retried upload) never share a
+            // temporary file, so the last rename wins whole, as S3's last PUT does.
+            let unique = crate::jwt::random_id();
+            let partial = |target: &Path| {
+                let mut name = target.as_os_str().to_owned();
+                name.push(format!(".{unique}.partial"));
+                std::path::PathBuf::from(name)
+            };
+            let (tmp, tmp_meta, meta_file) =
+                (partial(&path), partial(&meta_path(&path)), meta_path(&path));
             std::fs::write(&tmp, &bytes)?;
-            std::fs::write(meta_path(&path), &meta)?;
+            std::fs::write(&tmp_meta, &meta)?;
+            std::fs::rename(&tmp_meta, &meta_file)?;
             std::fs::rename(&tmp, &path)
         })
         .await

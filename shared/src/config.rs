@@ -306,9 +306,7 @@ pub fn derived_key(secret: &[u8], purpose: &str) -> Vec<u8> {
 
 /// A one-key signing set derived from a local secret (tests sign with it as an issuer would).
 pub fn derived_signing_keys(secret: &[u8]) -> KeySet {
-    let seed: [u8; 32] = derived_key(secret, "signing")
-        .try_into()
-        .unwrap_or([0; 32]);
+    let seed: [u8; 32] = derived_key(secret, "signing").try_into().unwrap_or([0; 32]);
     // A 32-byte seed is always a valid Ed25519 key.
     KeySet::single(KeyEntry::from_seed(&seed, 0).expect("an Ed25519 seed"))
 }
@@ -373,7 +371,12 @@ mod tests {
         }
         let set = derived_signing_keys(b"a local secret of thirty-two bytes!");
         // The signing set itself (private parts) is refused where public keys are expected.
-        assert_eq!(cfg(&[("JWT_PUBLIC_KEYS", &set.to_json())]).unwrap_err().name, "JWT_PUBLIC_KEYS");
+        assert_eq!(
+            cfg(&[("JWT_PUBLIC_KEYS", &set.to_json())])
+                .unwrap_err()
+                .name,
+            "JWT_PUBLIC_KEYS"
+        );
         let c = cfg(&[("JWT_PUBLIC_KEYS", &set.jwks().to_string())]).unwrap();
         assert_eq!(c.public_keys.unwrap().keys[0].kid, set.keys[0].kid);
     }
@@ -417,7 +420,10 @@ mod tests {
         let d = c.signing_keys.as_ref().unwrap().keys[0].d.clone().unwrap();
         assert!(!shown.contains(&d), "{shown}");
         let otp = crate::crypto::hex(c.otp_key.as_deref().unwrap());
-        assert!(!shown.contains(&otp) && !shown.contains("otp_key:"), "{shown}");
+        assert!(
+            !shown.contains(&otp) && !shown.contains("otp_key:"),
+            "{shown}"
+        );
     }
 
     #[test]

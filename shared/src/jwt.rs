@@ -299,7 +299,10 @@ mod tests {
     fn expired_tokens_wrong_types_issuers_and_audiences_are_refused() {
         let t = sign(1, &claims(TokenType::Access, 2000));
         assert_eq!(verify(&t, TokenType::Access, 2000), Err(JwtError::Expired));
-        assert_eq!(verify(&t, TokenType::Refresh, 1500), Err(JwtError::WrongType));
+        assert_eq!(
+            verify(&t, TokenType::Refresh, 1500),
+            Err(JwtError::WrongType)
+        );
         let v = Verifier::of(&set(1));
         assert_eq!(
             v.verify(&t, TokenType::Access, "https://other.example", 1500),
@@ -333,7 +336,10 @@ mod tests {
             Err(JwtError::Signature)
         );
         // Another key under its own id: unknown here.
-        assert_eq!(verify(&other, TokenType::Access, 1500), Err(JwtError::UnknownKey));
+        assert_eq!(
+            verify(&other, TokenType::Access, 1500),
+            Err(JwtError::UnknownKey)
+        );
     }
 
     #[test]
@@ -341,7 +347,9 @@ mod tests {
         let c = claims(TokenType::Access, 2000);
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
         let kid = &set(1).keys[0].kid;
-        for alg in ["none", "HS256", "HS512", "RS256", "ES256", "EdDSA2", "eddsa"] {
+        for alg in [
+            "none", "HS256", "HS512", "RS256", "ES256", "EdDSA2", "eddsa",
+        ] {
             let h = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","kid":"{kid}"}}"#));
             for t in [format!("{h}.{payload}."), format!("{h}.{payload}.AAAA")] {
                 assert!(
@@ -357,9 +365,11 @@ mod tests {
         let public = URL_SAFE_NO_PAD.decode(&set(1).keys[0].x).unwrap();
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(kid.clone());
-        let forged =
-            jsonwebtoken::encode(&header, &c, &EncodingKey::from_secret(&public)).unwrap();
-        assert_eq!(verify(&forged, TokenType::Access, 1500), Err(JwtError::Algorithm));
+        let forged = jsonwebtoken::encode(&header, &c, &EncodingKey::from_secret(&public)).unwrap();
+        assert_eq!(
+            verify(&forged, TokenType::Access, 1500),
+            Err(JwtError::Algorithm)
+        );
     }
 
     #[test]
@@ -376,7 +386,10 @@ mod tests {
         let key = EncodingKey::from_ed_der(&set(1).keys[0].pkcs8().unwrap().unwrap());
         let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &key, ALGORITHM).unwrap();
         let token = format!("{input}.{signature}");
-        assert_eq!(verify(&token, TokenType::Access, 1500), Err(JwtError::Malformed));
+        assert_eq!(
+            verify(&token, TokenType::Access, 1500),
+            Err(JwtError::Malformed)
+        );
         assert!(verify(&genuine, TokenType::Access, 1500).is_ok());
     }
 

@@ -89,13 +89,17 @@ impl KeyEntry {
             .map_err(|_| KeyError::BadKey("new".into()))?
             .as_be_bytes()
             .map_err(|_| KeyError::BadKey("new".into()))?;
-        Ok(Self::from_parts(seed.as_ref(), pair.public_key().as_ref(), now))
+        Ok(Self::from_parts(
+            seed.as_ref(),
+            pair.public_key().as_ref(),
+            now,
+        ))
     }
 
     /// The key of a fixed seed (tests need keys they can sign with).
     pub fn from_seed(seed: &[u8; 32], now: i64) -> Result<Self, KeyError> {
-        let pair =
-            Ed25519KeyPair::from_seed_unchecked(seed).map_err(|_| KeyError::BadKey("seed".into()))?;
+        let pair = Ed25519KeyPair::from_seed_unchecked(seed)
+            .map_err(|_| KeyError::BadKey("seed".into()))?;
         Ok(Self::from_parts(seed, pair.public_key().as_ref(), now))
     }
 
@@ -318,8 +322,14 @@ mod tests {
         assert!(public.keys.iter().all(|k| k.d.is_none()));
         assert!(!public.to_json().contains(first.d.as_deref().unwrap()));
         assert!(!set.jwks().to_string().contains("\"d\""));
-        assert!(KeySet::parse_public(&set.to_json()).is_err(), "private parts");
-        assert!(!format!("{set:?}").contains(first.d.as_deref().unwrap()), "Debug shows d");
+        assert!(
+            KeySet::parse_public(&set.to_json()).is_err(),
+            "private parts"
+        );
+        assert!(
+            !format!("{set:?}").contains(first.d.as_deref().unwrap()),
+            "Debug shows d"
+        );
         // The JWKS form parses too (a verifier's configured keys).
         assert_eq!(
             KeySet::parse(&set.jwks().to_string()).unwrap().keys[0].x,
@@ -344,7 +354,10 @@ mod tests {
             vec![a.kid]
         );
         assert_eq!(set.keys.len(), 1);
-        assert!(set.retire(i64::MAX / 2, 1000).is_err(), "nothing left to retire");
+        assert!(
+            set.retire(i64::MAX / 2, 1000).is_err(),
+            "nothing left to retire"
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ use crate::Ctx;
 /// a function missing one of its keys does not start ([`check_held`]).
 pub const KEY_HOLDERS: &[(&str, &[&str])] = &[
     // The private signing keys: the functions that issue tokens.
-    ("JWT_SIGNING_KEYS_ARN", &["token", "token-refresh", "verify-otp"]),
+    (
+        "JWT_SIGNING_KEYS_ARN",
+        &["token", "token-refresh", "verify-otp"],
+    ),
     // The sign-in code hashes: issued by login, redeemed by verify-otp.
     ("OTP_KEY_ARN", &["login", "verify-otp"]),
     // The session cookie of the operators' dashboard.
@@ -240,7 +243,11 @@ impl Ctx {
     pub async fn sign_token(&self, claims: &Claims) -> Result<String, crate::ApiError> {
         let now = self.now();
         let due = match &*read(&self.token_keys.signing) {
-            None => return Err(crate::ApiError::internal("this function holds no signing key")),
+            None => {
+                return Err(crate::ApiError::internal(
+                    "this function holds no signing key",
+                ))
+            }
             Some(s) => now >= s.read_again_at,
         };
         if due {
@@ -248,7 +255,11 @@ impl Ctx {
         }
         let signer = match &*read(&self.token_keys.signing) {
             Some(s) => s.signer.clone(),
-            None => return Err(crate::ApiError::internal("this function holds no signing key")),
+            None => {
+                return Err(crate::ApiError::internal(
+                    "this function holds no signing key",
+                ))
+            }
         };
         signer.sign(claims).map_err(crate::ApiError::internal)
     }
@@ -368,10 +379,13 @@ pub enum Step {
 /// A key is published before it can sign, and leaves the signing set before the published one.
 pub async fn rotate(ctx: &Ctx, step: Step) -> Result<String, SourceError> {
     let source = ctx.token_keys.source();
-    let writable = matches!(source, SigningSource::File(_) | SigningSource::Secret { .. });
+    let writable = matches!(
+        source,
+        SigningSource::File(_) | SigningSource::Secret { .. }
+    );
     let laptop = matches!(ctx.config.backend, Backend::Embedded { .. });
     // Never from keys derived on a laptop into a deployment's table, nor a guess at the set.
-    if !writable && !(step == Step::Sync && laptop) {
+    if !(writable || (step == Step::Sync && laptop)) {
         return Err(SourceError::Io(
             "name the signing keys: JWT_SIGNING_KEYS_ARN (or JWT_SIGNING_KEYS_FILE)".into(),
         ));

@@ -640,19 +640,20 @@ fn token_check(report: &mut String) {
     let keys = shared::config::derived_signing_keys(SECRET.as_bytes());
     let (signer, verifier) = (Signer::of(&keys).unwrap(), Verifier::of(&keys));
     let now = shared::now();
-    let token = signer.sign(&Claims {
-        iss: ISSUER.into(),
-        sub: "3".into(),
-        aud: AUD_DFCU.into(),
-        token_type: TokenType::Access,
-        jti: shared::jwt::random_id(),
-        iat: now,
-        exp: now + 300,
-        ver: 0,
-        fam: None,
-        amr: vec!["pwd".into()],
-    })
-    .unwrap();
+    let token = signer
+        .sign(&Claims {
+            iss: ISSUER.into(),
+            sub: "3".into(),
+            aud: AUD_DFCU.into(),
+            token_type: TokenType::Access,
+            jti: shared::jwt::random_id(),
+            iat: now,
+            exp: now + 300,
+            ver: 0,
+            fam: None,
+            amr: vec!["pwd".into()],
+        })
+        .unwrap();
     let (input, _) = token.rsplit_once('.').unwrap();
     // The best of five runs of N checks, in microseconds per check.
     let per_check = |check: &dyn Fn()| {
@@ -667,7 +668,11 @@ fn token_check(report: &mut String) {
             .fold(f64::INFINITY, f64::min)
     };
     let eddsa = per_check(&|| {
-        std::hint::black_box(verifier.verify(&token, TokenType::Access, ISSUER, now).unwrap());
+        std::hint::black_box(
+            verifier
+                .verify(&token, TokenType::Access, ISSUER, now)
+                .unwrap(),
+        );
     });
     let hs256 = per_check(&|| {
         let mut mac = shared::crypto::hmac(SECRET.as_bytes());
@@ -677,8 +682,17 @@ fn token_check(report: &mut String) {
     writeln!(report, "## Token check (best of 5 × {N}, one core)\n").unwrap();
     writeln!(report, "| check | µs per token | × floor |").unwrap();
     writeln!(report, "|---|---|---|").unwrap();
-    writeln!(report, "| floor: HMAC-SHA256 of the signing input (the HS256 scheme's check) | {hs256:.2} | 1.0 |").unwrap();
-    writeln!(report, "| EdDSA check through jsonwebtoken (every verifying request) | {eddsa:.2} | {:.1} |\n", eddsa / hs256).unwrap();
+    writeln!(
+        report,
+        "| floor: HMAC-SHA256 of the signing input (the HS256 scheme's check) | {hs256:.2} | 1.0 |"
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "| EdDSA check through jsonwebtoken (every verifying request) | {eddsa:.2} | {:.1} |\n",
+        eddsa / hs256
+    )
+    .unwrap();
 }
 
 #[tokio::main]

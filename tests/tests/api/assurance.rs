@@ -90,19 +90,18 @@ async fn a_refresh_keeps_how_the_sign_in_was_earned(app: TestApp) {
 async fn a_token_for_another_audience_is_refused_everywhere(app: TestApp) {
     let james = app.stored(&demo::JAMES).await;
     let now = shared::now();
-    let foreign =
-        acceptance::test_signer().sign(&shared::jwt::Claims {
-            iss: app.base.clone(),
-            sub: james.id.to_string(),
-            token_type: shared::jwt::TokenType::Access,
-            jti: "foreign".into(),
-            iat: now,
-            exp: now + 300,
-            ver: james.token_version,
-            fam: None,
-            amr: vec!["pwd".into(), "otp".into()],
-            aud: "some-partner".into(),
-        });
+    let foreign = acceptance::test_signer().sign(&shared::jwt::Claims {
+        iss: app.base.clone(),
+        sub: james.id.to_string(),
+        token_type: shared::jwt::TokenType::Access,
+        jti: "foreign".into(),
+        iat: now,
+        exp: now + 300,
+        ver: james.token_version,
+        fam: None,
+        amr: vec!["pwd".into(), "otp".into()],
+        aud: "some-partner".into(),
+    });
     let a = app.loans(demo::JAMES_ACCOUNT, Some(&foreign)).await;
     assert_eq!((a.status, a.error()), (401, "Invalid Auth Token."));
     let info = format!("/auth/info/{}/", james.id);

@@ -80,9 +80,14 @@ async fn boot_on_aws_with(
     let admin = acceptance::admin_sdk(Backend::AwsIam).await;
     // The keys as an operator stores them; the tokens in the event are signed with the same.
     let config = &app.ctx.config;
-    let signing = config.signing_keys.as_ref().expect("the test keys").to_json();
+    let signing = config
+        .signing_keys
+        .as_ref()
+        .expect("the test keys")
+        .to_json();
     let otp = String::from_utf8(config.otp_key.clone().unwrap()).unwrap_or_else(|_| "x".repeat(40));
-    let dashboard = String::from_utf8(config.dashboard_key.clone().unwrap()).unwrap_or_else(|_| "x".repeat(40));
+    let dashboard =
+        String::from_utf8(config.dashboard_key.clone().unwrap()).unwrap_or_else(|_| "x".repeat(40));
     let mut held = Vec::new();
     for (variable, value) in [
         ("JWT_SIGNING_KEYS_ARN", signing),

@@ -252,8 +252,12 @@ fn keys_are_written_by_the_operator_alone() {
         .into_iter()
         .filter(|(_, a, r)| {
             r == "MainTable"
-                && ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-                    .contains(&a.as_str())
+                && [
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ]
+                .contains(&a.as_str())
         })
         .map(|(f, _, _)| f)
         .collect();
@@ -262,11 +266,15 @@ fn keys_are_written_by_the_operator_alone() {
         if resource["Type"] != "AWS::Lambda::Function" {
             continue;
         }
-        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
         if !writers.contains(binary) {
             continue;
         }
-        let role = resource["Properties"]["Role"]["Fn::GetAtt"][0].as_str().unwrap();
+        let role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap();
         let denied = resources[role]["Properties"]["Policies"]
             .as_array()
             .unwrap()
@@ -279,9 +287,13 @@ fn keys_are_written_by_the_operator_alone() {
                     .unwrap_or_default();
                 st["Effect"] == "Deny"
                     && resource_name(&st["Resource"]) == "MainTable"
-                    && ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-                        .iter()
-                        .all(|a| actions.contains(a))
+                    && [
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                    ]
+                    .iter()
+                    .all(|a| actions.contains(a))
                     && st["Condition"]["ForAnyValue:StringEquals"]["dynamodb:LeadingKeys"]
                         == serde_json::json!([shared::store::dynamo::PUBLISHED_KEYS_PK])
             });

@@ -19,7 +19,9 @@ async fn the_key_set_and_the_issuer_metadata_are_published(app: TestApp) {
     let token = app.access_token(&demo::JAMES).await;
     let header = jsonwebtoken::decode_header(&token).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
-    let jwks = app.send(app.client.get(app.url("/.well-known/jwks.json"))).await;
+    let jwks = app
+        .send(app.client.get(app.url("/.well-known/jwks.json")))
+        .await;
     assert_eq!(jwks.status, 200, "{:?}", jwks.body);
     assert_eq!(
         jwks.headers["cache-control"].to_str().unwrap(),
@@ -28,11 +30,20 @@ async fn the_key_set_and_the_issuer_metadata_are_published(app: TestApp) {
     let keys = jwks.body["keys"].as_array().unwrap();
     assert!(keys.iter().any(|k| k["kid"] == kid_of(&token)));
     for key in keys {
-        assert_eq!((key["kty"].as_str(), key["crv"].as_str()), (Some("OKP"), Some("Ed25519")));
-        assert!(key.get("d").is_none(), "a private part was published: {key}");
+        assert_eq!(
+            (key["kty"].as_str(), key["crv"].as_str()),
+            (Some("OKP"), Some("Ed25519"))
+        );
+        assert!(
+            key.get("d").is_none(),
+            "a private part was published: {key}"
+        );
     }
     let meta = app
-        .send(app.client.get(app.url("/.well-known/oauth-authorization-server")))
+        .send(
+            app.client
+                .get(app.url("/.well-known/oauth-authorization-server")),
+        )
         .await;
     assert_eq!(meta.status, 200, "{:?}", meta.body);
     assert_eq!(meta.body["issuer"], app.base);
@@ -48,14 +59,20 @@ async fn the_key_set_and_the_issuer_metadata_are_published(app: TestApp) {
         .unwrap(),
     )
     .unwrap();
-    assert_eq!((claims["iss"].as_str(), claims["aud"].as_str()), (Some(app.base.as_str()), Some(AUD_DFCU)));
+    assert_eq!(
+        (claims["iss"].as_str(), claims["aud"].as_str()),
+        (Some(app.base.as_str()), Some(AUD_DFCU))
+    );
 }
 
 /// Forgeries a holder of the public key could try: HS256 keyed with it, `none`, a key of their
 /// own under our key id or theirs, and a token of ours re-addressed to another issuer.
 async fn forgeries_with_the_public_key_are_refused(app: TestApp) {
     let genuine = app.access_token(&demo::JAMES).await;
-    assert_eq!(app.loans(demo::JAMES_ACCOUNT, Some(&genuine)).await.status, 200);
+    assert_eq!(
+        app.loans(demo::JAMES_ACCOUNT, Some(&genuine)).await.status,
+        200
+    );
     let now = app.ctx.now();
     let claims = Claims {
         iss: app.base.clone(),
@@ -70,7 +87,9 @@ async fn forgeries_with_the_public_key_are_refused(app: TestApp) {
         amr: vec!["pwd".into()],
     };
     let ours = kid_of(&genuine);
-    let jwks = app.send(app.client.get(app.url("/.well-known/jwks.json"))).await;
+    let jwks = app
+        .send(app.client.get(app.url("/.well-known/jwks.json")))
+        .await;
     let x = jwks.body["keys"]
         .as_array()
         .unwrap()
@@ -80,7 +99,8 @@ async fn forgeries_with_the_public_key_are_refused(app: TestApp) {
         .as_str()
         .unwrap()
         .to_string();
-    let public = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &x).unwrap();
+    let public =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &x).unwrap();
     let mut hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     hs.kid = Some(ours.clone());
     let hmac_with_public_key = jsonwebtoken::encode(
@@ -99,7 +119,10 @@ async fn forgeries_with_the_public_key_are_refused(app: TestApp) {
     });
     let none = format!(
         "{}.{}.",
-        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, format!(r#"{{"alg":"none","kid":"{ours}"}}"#)),
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            format!(r#"{{"alg":"none","kid":"{ours}"}}"#)
+        ),
         genuine.split('.').nth(1).unwrap()
     );
     for (what, token) in [
@@ -127,22 +150,43 @@ async fn two_rotations_sign_nobody_out(app: TestApp) {
     for round in 0..2 {
         let said = rotate(&app.ctx, Step::Publish).await.expect("publish");
         assert!(said.contains("published"), "{said}");
-        ok(&app.loans(demo::JAMES_ACCOUNT, Some(&access)).await, "after publish");
-        assert!(rotate(&app.ctx, Step::Activate).await.is_err(), "activated before caches saw it");
+        ok(
+            &app.loans(demo::JAMES_ACCOUNT, Some(&access)).await,
+            "after publish",
+        );
+        assert!(
+            rotate(&app.ctx, Step::Activate).await.is_err(),
+            "activated before caches saw it"
+        );
         clock.advance(KEY_CACHE_SECS);
         rotate(&app.ctx, Step::Activate).await.expect("activate");
         // The old pair keeps working; a refresh of it is signed by the new key.
-        ok(&app.loans(demo::JAMES_ACCOUNT, Some(&access)).await, "old access after activate");
+        ok(
+            &app.loans(demo::JAMES_ACCOUNT, Some(&access)).await,
+            "old access after activate",
+        );
         let rotated = app.refresh(&refresh).await;
         ok(&rotated, "refresh after activate");
         let new_access = rotated.body["access"].as_str().unwrap().to_string();
         let new_kid = kid_of(&new_access);
-        assert_ne!(new_kid, kid, "round {round}: still signing with the old key");
+        assert_ne!(
+            new_kid, kid,
+            "round {round}: still signing with the old key"
+        );
         // A verifier that never held the new key learns it from the published set.
-        ok(&app.loans(demo::JAMES_ACCOUNT, Some(&new_access)).await, "new access");
-        ok(&app.loans(demo::JAMES_ACCOUNT, Some(&access)).await, "old access beside it");
+        ok(
+            &app.loans(demo::JAMES_ACCOUNT, Some(&new_access)).await,
+            "new access",
+        );
+        ok(
+            &app.loans(demo::JAMES_ACCOUNT, Some(&access)).await,
+            "old access beside it",
+        );
         refresh = rotated.body["refresh"].as_str().unwrap().to_string();
-        assert!(rotate(&app.ctx, Step::Retire).await.is_err(), "retired while its tokens live");
+        assert!(
+            rotate(&app.ctx, Step::Retire).await.is_err(),
+            "retired while its tokens live"
+        );
         // Past every token the old key signed, the client refreshing as it goes.
         let lifetime = app.ctx.config.refresh_ttl.as_secs() as i64;
         clock.advance(lifetime - 60);
@@ -157,9 +201,19 @@ async fn two_rotations_sign_nobody_out(app: TestApp) {
         refresh = again.body["refresh"].as_str().unwrap().to_string();
         access = again.body["access"].as_str().unwrap().to_string();
         assert_eq!(kid_of(&access), new_kid);
-        ok(&app.loans(demo::JAMES_ACCOUNT, Some(&access)).await, "after retire");
-        let jwks = app.send(app.client.get(app.url("/.well-known/jwks.json"))).await;
-        let kids: Vec<&str> = jwks.body["keys"].as_array().unwrap().iter().filter_map(|k| k["kid"].as_str()).collect();
+        ok(
+            &app.loans(demo::JAMES_ACCOUNT, Some(&access)).await,
+            "after retire",
+        );
+        let jwks = app
+            .send(app.client.get(app.url("/.well-known/jwks.json")))
+            .await;
+        let kids: Vec<&str> = jwks.body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k["kid"].as_str())
+            .collect();
         assert_eq!(kids, vec![new_kid.as_str()], "round {round}");
         kid = new_kid;
     }
@@ -174,9 +228,7 @@ async fn a_partner_verifies_a_token_with_pyjwt_and_the_key_set_url(app: TestApp)
         let base = app.base.clone();
         async move {
             tokio::process::Command::new(acceptance::moto::python())
-                .arg(
-                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("partner_check.py"),
-                )
+                .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("partner_check.py"))
                 .args([base, token, audience.to_string()])
                 .output()
                 .await
@@ -205,7 +257,10 @@ async fn a_partner_verifies_a_token_with_pyjwt_and_the_key_set_url(app: TestApp)
         String::from_utf8_lossy(&out.stderr)
     );
     let out = check(token, "fintract").await;
-    assert!(!out.status.success(), "a DFCU token passed as a Fintract one");
+    assert!(
+        !out.status.success(),
+        "a DFCU token passed as a Fintract one"
+    );
 }
 
 acceptance::on_both_backends!(

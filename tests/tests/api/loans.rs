@@ -125,8 +125,7 @@ async fn every_bad_token_is_invalid_auth_token(app: TestApp) {
         sub: "999999".into(),
         ..claims(TokenType::Access, now + 300)
     });
-    let other_key = acceptance::attacker_signer()
-        .sign(&claims(TokenType::Access, now + 300));
+    let other_key = acceptance::attacker_signer().sign(&claims(TokenType::Access, now + 300));
     for (what, token) in [
         ("alg none", alg_none.as_str()),
         ("HS512 header", &hs512),
@@ -232,11 +231,7 @@ async fn refused_tokens_read_nothing_or_show_nothing(app: TestApp) {
     ));
     let gated = app.with_store(gate.clone()).await;
     let expired = keys.sign(&claims("3", 0, now - 1));
-    let other_key = acceptance::attacker_signer().sign(&claims(
-        "3",
-        0,
-        now + 300,
-    ));
+    let other_key = acceptance::attacker_signer().sign(&claims("3", 0, now + 300));
     for (what, token) in [
         ("no token", None),
         ("garbage", Some("not-a-token")),

@@ -492,7 +492,8 @@ mod keys_from_secrets {
             let signing = derived_signing_keys(b"some secret of thirty-two bytes or more");
             config.signing_keys_arn = Some(secret(&signing.to_json()).await);
             config.otp_key_arn = Some(secret("an-otp-key-from-secrets-manager-40-bytes").await);
-            config.dashboard_key_arn = Some(secret("a-dashboard-key-from-secrets-manager-40").await);
+            config.dashboard_key_arn =
+                Some(secret("a-dashboard-key-from-secrets-manager-40").await);
             let sdk = moto::sdk_config().await;
             let ctx = Ctx::aws_with_secret(config, &sdk).await.expect("context");
             assert_eq!(ctx.config.signing_keys, Some(signing));
@@ -520,7 +521,9 @@ mod keys_from_secrets {
                 Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope".into());
             assert!(Ctx::aws_with_secret(config.clone(), &sdk).await.is_err());
             // A function that holds no key starts with none.
-            assert!(Ctx::aws_with_secret(keyless(dir.path()), &sdk).await.is_ok());
+            assert!(Ctx::aws_with_secret(keyless(dir.path()), &sdk)
+                .await
+                .is_ok());
         }
     }
 }
