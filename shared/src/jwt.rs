@@ -172,10 +172,6 @@ impl Verifier {
         self.keys.extend(Self::of(set).keys);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     /// Checks algorithm, key, signature, issuer, audience, expiry at `now` and type.
     pub fn verify(
         &self,
@@ -187,12 +183,12 @@ impl Verifier {
         if token.len() > MAX_TOKEN_LEN || token.split('.').count() != 3 {
             return Err(JwtError::Malformed);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
+        let header = Head::of(token)?;
         // RFC 7515 §4.1.11: extensions we do not understand must not be ignored; we know none.
-        if names_critical_extensions(token) {
+        if header.crit.is_some() {
             return Err(JwtError::Malformed);
         }
-        if header.alg != ALGORITHM
+        if header.alg != "EdDSA"
             || header
                 .typ
                 .as_deref()
@@ -231,15 +227,28 @@ impl Verifier {
     }
 }
 
-/// Whether the token's header carries `crit` (its JSON was decoded once already).
-fn names_critical_extensions(token: &str) -> bool {
-    use base64::Engine;
-    let header = token.split('.').next().unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .is_none_or(|h| h.get("crit").is_some())
+/// The header fields checked before a key is chosen, read once (the crate reads it again when
+/// it checks the signature, and checks `alg` there too).
+#[derive(Deserialize)]
+struct Head {
+    alg: String,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
+impl Head {
+    fn of(token: &str) -> Result<Self, JwtError> {
+        use base64::Engine;
+        let encoded = token.split('.').next().unwrap_or_default();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded)
+            .map_err(|_| JwtError::Malformed)?;
+        serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)
+    }
 }
 
 /// A random identifier of 128 bits in hex, for `jti` and login families.
