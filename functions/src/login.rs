@@ -1,11 +1,14 @@
 //! `POST /auth/login/`: e-mail and password, then a one-time code by e-mail or SMS. Unknown
-//! addresses and wrong passwords get the same answer in the same time.
+//! addresses and wrong passwords get the same answer in the same time. The answer adds the
+//! attempt's handle (`attempt`, ARCHITECTURE.md §6), with which only this client's tries count
+//! against the code.
 
 use serde_json::json;
 use shared::fields::Fields;
 use shared::http::{json, StatusCode};
 use shared::notify::{Channel, Message};
 use shared::password::{self, MAX_PASSWORD_CHARS};
+use shared::signin::MAX_DEVICE_TOKEN;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
@@ -27,18 +30,22 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         }
     };
     let _user_type = f.optional_str("userType", 32);
+    let device = f.optional_str("device", MAX_DEVICE_TOKEN);
     f.finish()?;
     let channel = channel.unwrap_or(Channel::Email);
-    ctx.throttle("login", &email, 10, 900).await?;
 
     let user = ctx
         .unless_expired(ctx.store.user_by_email(&email).await?)
+        .await?;
+    let attempt = ctx
+        .count_password_attempt(user.as_ref(), &email, device.as_deref())
         .await?;
     let matches = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let user = match user {
         Some(u) if matches => u,
         _ => return Err(ApiError::unauthorized(INVALID_CREDENTIALS)),
     };
+    ctx.password_was_right(attempt).await;
     // Past this point the caller knows the password: saying why is no leak.
     if !user.is_active {
         return Err(ApiError::forbidden("This account is deactivated."));
@@ -53,6 +60,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             "This account has no phone number: use otpType Email.",
         ));
     }
+    // Codes sent per account: only the owner (who knows the password) reaches this budget.
+    ctx.throttle("login-codes", &user.id.to_string(), 10, 900)
+        .await?;
     let (otp, code) = ctx.new_otp(user.id)?;
     ctx.store.put_otp(&otp).await?;
     let minutes = ctx.config.otp_ttl.as_secs().div_ceil(60);
@@ -80,5 +90,8 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         err.cause = Some(Box::new(e));
         return Err(err);
     }
-    Ok(json(StatusCode::OK, &json!({"data": {"id": user.id}})))
+    Ok(json(
+        StatusCode::OK,
+        &json!({"data": {"id": user.id, "attempt": otp.attempt_id}}),
+    ))
 }

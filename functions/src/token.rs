@@ -1,8 +1,11 @@
-//! `POST /token/`: a username and password (JSON or form) for a refresh/access pair.
+//! `POST /token/`: a username and password (JSON or form) for a refresh/access pair, and the
+//! device token of a known device (`device`, ARCHITECTURE.md §6) to send on later sign-ins.
 
+use serde_json::json;
 use shared::fields::Fields;
 use shared::http::json;
 use shared::password::{self, MAX_PASSWORD_CHARS};
+use shared::signin::MAX_DEVICE_TOKEN;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 /// The one answer to every bad credential, so that none reveals which part was wrong.
@@ -14,23 +17,34 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let mut fields = Fields::from_request(&req)?;
     let username = fields.required_str("username", 150);
     let password = fields.required_secret("password", 4 * MAX_PASSWORD_CHARS);
+    let device = fields.optional_str("device", MAX_DEVICE_TOKEN);
     fields.finish()?;
-    // Per account: look-alikes of a name find the same account, so they share its budget.
-    ctx.throttle("token", &shared::model::username_key(&username), 10, 900)
-        .await?;
 
     let user = ctx
         .unless_expired(ctx.store.user_by_username(&username).await?)
+        .await?;
+    // Per account, on every sign-in path: look-alikes of a name find the same account.
+    let attempt = ctx
+        .count_password_attempt(
+            user.as_ref(),
+            &shared::model::username_key(&username),
+            device.as_deref(),
+        )
         .await?;
     // Verify against a dummy hash for unknown users: the answer takes as long either way.
     let matches = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     match user {
         Some(user) if matches && user.may_hold_tokens() => {
+            ctx.password_was_right(attempt).await;
             let issuer = ctx.public_base_url(&req)?;
             let pair = ctx
                 .issue_tokens(&issuer, &user, shared::jwt::Earned::Password)
                 .await?;
-            Ok(json(shared::http::StatusCode::OK, &pair))
+            let device = ctx.device_token(device.as_deref(), user.id).await?;
+            Ok(json(
+                shared::http::StatusCode::OK,
+                &json!({"refresh": pair.refresh, "access": pair.access, "device": device}),
+            ))
         }
         _ => Err(ApiError::unauthorized(INVALID_CREDENTIALS)),
     }

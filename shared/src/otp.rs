@@ -1,17 +1,30 @@
 //! One-time login codes: six digits from the OS CSPRNG, stored as an HMAC under a key of their own
 //! (`OTP_KEY`; six digits are too few to survive an offline guess at a plain hash), compared in
-//! constant time, five tries, single use, bound to the latest login attempt.
+//! constant time, single use, bound to the latest login attempt.
+//!
+//! Each attempt has a handle, returned to the client that started it, and two budgets of tries
+//! (ARCHITECTURE.md §6): [`MAX_TRIES`] for the client that presents the handle, which nobody
+//! without it can spend; and, for clients that follow the published document and send only the
+//! user id and the code, [`OPEN_TRIES`] in all and [`OPEN_TRIES_PER_SOURCE`] per source address.
+//! A code is thus guessed at most `MAX_TRIES + OPEN_TRIES` times.
 
 use hmac::Mac;
 use rand::Rng;
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::OtpRecord;
+use crate::store::{OtpBudget, OtpRecord};
 use crate::Ctx;
 
-/// Wrong tries before a code is burned.
+/// Tries of the client that presents the attempt's handle.
 pub const MAX_TRIES: u32 = 5;
+
+/// Tries, all sources together, of clients without the handle: the residual risk for them is
+/// that strangers spend these, after which they must ask for a new code.
+pub const OPEN_TRIES: u32 = 10;
+
+/// Tries per source address of clients without the handle, per attempt.
+pub const OPEN_TRIES_PER_SOURCE: u64 = 3;
 
 /// The one answer to every code that does not sign the user in.
 pub const INVALID_CODE: &str = "Invalid or expired code.";
@@ -46,23 +59,54 @@ impl Ctx {
             attempt_id,
             expires_at: self.now() + self.config.otp_ttl.as_secs() as i64,
             tries_left: MAX_TRIES,
+            open_tries_left: OPEN_TRIES,
         };
         Ok((record, code))
     }
 
-    /// Accepts `code` for `user_id` once, or answers 401. Every attempt spends one of the five tries.
-    pub async fn redeem_otp(&self, user_id: u64, code: &str) -> ApiResult<()> {
+    /// Accepts `code` for `user_id` once, or answers 401. With the attempt's `handle`, a try is
+    /// spent from the handle's budget (a wrong handle spends nothing and never signs in);
+    /// without it, from the open budget, and from `source`'s share of it when there is a source.
+    pub async fn redeem_otp(
+        &self,
+        user_id: u64,
+        code: &str,
+        handle: Option<&str>,
+        source: Option<&str>,
+    ) -> ApiResult<()> {
         let key = self.otp_key()?;
         let invalid = || ApiError::unauthorized(INVALID_CODE);
         let Some(otp) = self.store.otp(user_id).await? else {
             return Err(invalid());
         };
-        if otp.expires_at <= self.now() || otp.tries_left == 0 {
+        if otp.expires_at <= self.now() || (otp.tries_left == 0 && otp.open_tries_left == 0) {
             self.store.take_otp(user_id, &otp.attempt_id).await?;
             return Err(invalid());
         }
+        let budget = match handle {
+            Some(h) => {
+                if !bool::from(h.as_bytes().ct_eq(otp.attempt_id.as_bytes())) {
+                    return Err(invalid());
+                }
+                OtpBudget::Handle
+            }
+            None => {
+                if let Some(ip) = source {
+                    // One window per attempt, ending when the code does.
+                    let key = format!("otp-open:{}:{ip}", otp.attempt_id);
+                    if self.store.hit(&key, otp.expires_at, 0).await? > OPEN_TRIES_PER_SOURCE {
+                        return Err(invalid());
+                    }
+                }
+                OtpBudget::Open
+            }
+        };
         // Reserve a try before comparing, so parallel guesses cannot share one read of the count.
-        if !self.store.spend_otp_try(user_id, &otp.attempt_id).await? {
+        if !self
+            .store
+            .spend_otp_try(user_id, &otp.attempt_id, budget)
+            .await?
+        {
             return Err(invalid());
         }
         let presented = code_hash(key, user_id, &otp.attempt_id, code);

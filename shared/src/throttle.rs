@@ -4,6 +4,13 @@
 use crate::error::{ApiError, ApiResult};
 use crate::Ctx;
 
+/// One attempt counted in one window, which [`Ctx::refund`] can take back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counted {
+    key: String,
+    window_start: i64,
+}
+
 impl Ctx {
     /// Counts an attempt on `scope:key`; 429 with `Retry-After` once more than `limit` fall in
     /// the current window of `window_secs`.
@@ -14,18 +21,35 @@ impl Ctx {
         limit: u64,
         window_secs: i64,
     ) -> ApiResult<()> {
+        self.count(scope, key, limit, window_secs).await.map(drop)
+    }
+
+    /// As [`Ctx::throttle`], and says which window counted the attempt.
+    pub async fn count(
+        &self,
+        scope: &str,
+        key: &str,
+        limit: u64,
+        window_secs: i64,
+    ) -> ApiResult<Counted> {
         let now = self.now();
         let window_start = now - now.rem_euclid(window_secs);
-        let hits = self
-            .store
-            .hit(&format!("{scope}:{key}"), window_start, window_secs)
-            .await?;
+        let key = format!("{scope}:{key}");
+        let hits = self.store.hit(&key, window_start, window_secs).await?;
         if hits > limit.saturating_mul(self.config.throttle_multiplier) {
             return Err(ApiError::too_many_requests(
                 (window_start + window_secs - now).max(1) as u64,
             ));
         }
-        Ok(())
+        Ok(Counted { key, window_start })
+    }
+
+    /// Takes back a counted attempt (best effort: a refund that fails leaves the count higher,
+    /// never lower).
+    pub async fn refund(&self, counted: &Counted) {
+        if let Err(e) = self.store.refund(&counted.key, counted.window_start).await {
+            tracing::warn!(error = %e, "throttle refund not recorded");
+        }
     }
 
     /// Throttles per source address too (API Gateway's source IP), when there is one.

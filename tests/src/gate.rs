@@ -11,9 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use shared::model::{Account, AccountWithLoans, Loan, NewUser, User, UserType};
 use shared::store::{
-    AccountStore, CounterRow, Counters, DataStore, Migration, OtpRecord, OtpStore, RefreshRecord,
-    Rotation, StatusClass, StoreError, Taken, Tally, Throttles, TokenStore, Update, UserStore,
-    Verification, VerificationStore,
+    AccountStore, CounterRow, Counters, DataStore, DeviceRecord, DeviceStore, Migration, OtpBudget,
+    OtpRecord, OtpStore, RefreshRecord, Rotation, StatusClass, StoreError, Taken, Tally, Throttles,
+    TokenStore, Update, UserStore, Verification, VerificationStore,
 };
 
 pub struct PairedReads {
@@ -164,8 +164,23 @@ impl OtpStore for PairedReads {
     async fn take_otp(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
         self.inner.take_otp(user_id, attempt_id).await
     }
-    async fn spend_otp_try(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
-        self.inner.spend_otp_try(user_id, attempt_id).await
+    async fn spend_otp_try(
+        &self,
+        user_id: u64,
+        attempt_id: &str,
+        budget: OtpBudget,
+    ) -> Result<bool, StoreError> {
+        self.inner.spend_otp_try(user_id, attempt_id, budget).await
+    }
+}
+
+#[async_trait]
+impl DeviceStore for PairedReads {
+    async fn put_device(&self, device: &DeviceRecord) -> Result<(), StoreError> {
+        self.inner.put_device(device).await
+    }
+    async fn device(&self, token_hash: &str) -> Result<Option<DeviceRecord>, StoreError> {
+        self.inner.device(token_hash).await
     }
 }
 
@@ -186,5 +201,8 @@ impl VerificationStore for PairedReads {
 impl Throttles for PairedReads {
     async fn hit(&self, key: &str, window_start: i64, window_secs: i64) -> Result<u64, StoreError> {
         self.inner.hit(key, window_start, window_secs).await
+    }
+    async fn refund(&self, key: &str, window_start: i64) -> Result<(), StoreError> {
+        self.inner.refund(key, window_start).await
     }
 }

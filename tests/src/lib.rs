@@ -293,6 +293,25 @@ impl TestApp {
         }
     }
 
+    /// A client whose requests come from another source address, `127.0.0.<n>` (the whole of
+    /// 127/8 is this machine), as a stranger elsewhere on the Internet would to the gateway.
+    pub fn source(&self, n: u8) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, n]))
+            .build()
+            .expect("a client bound to a loopback address")
+    }
+
+    /// POSTs `body` as JSON through `client` (see [`TestApp::source`]).
+    pub async fn post_json_with(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: &Value,
+    ) -> Answer {
+        self.send(client.post(self.url(path)).json(body)).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -3,7 +3,9 @@
 //! - `GET /api/`: the login page without a session; with one, the four figures (all-time and the
 //!   last 24 hours), a chart of requests per hour and a table per endpoint.
 //! - `POST /api/login/`: a username and password (form) of a BANK_ADMIN or FINTRACT_ADMIN account
-//!   start a session cookie; anyone else is refused on the page. Throttled per account and source.
+//!   start a session cookie, and keep a device cookie for later sign-ins; anyone else is refused
+//!   on the page. Wrong passwords are budgeted per account with the API's sign-in paths
+//!   (`shared::signin`), and per source.
 //! - `POST /api/logout/`: ends the session.
 //! - `GET /api/metrics.json`: the same figures for scripts, for a session or an admin's bearer.
 //!
@@ -24,11 +26,10 @@ use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 use html::Notice;
 use session::{Session, SessionKey};
 
-/// The throttling scope of dashboard sign-ins, and its limits (per source and per account, each
-/// in a window of 15 minutes), as for `POST /token/`.
+/// The throttling scope of dashboard sign-ins, and its limit per source in a window of 15
+/// minutes, as for `POST /token/` (the per-account budget is the one all sign-in paths share).
 const THROTTLE_SCOPE: &str = "dashboard-login";
 const PER_SOURCE: u64 = 50;
-const PER_ACCOUNT: u64 = 10;
 const WINDOW_SECS: i64 = 900;
 
 /// What the login page says to each refusal.
@@ -218,23 +219,23 @@ pub async fn login(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
                 "",
             ));
         };
-        if let Err(e) = ctx
-            .throttle(
-                THROTTLE_SCOPE,
-                &username_key(&username),
-                PER_ACCOUNT,
-                WINDOW_SECS,
-            )
+        let user = ctx.store.user_by_username(&username).await?;
+        let device = session::device_token(&req);
+        let attempt = match ctx
+            .count_password_attempt(user.as_ref(), &username_key(&username), device.as_deref())
             .await
         {
-            return throttled(e, &base, &username);
-        }
-        let user = ctx.store.user_by_username(&username).await?;
+            Ok(attempt) => attempt,
+            Err(e) => return throttled(e, &base, &username),
+        };
         // Verify against a dummy hash for unknown users: the answer takes as long either way.
         let matches =
             password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
         let refuse =
             |status, message| login_page(status, &base, Some(Notice::Error(message)), &username);
+        if matches {
+            ctx.password_was_right(attempt).await;
+        }
         match user {
             Some(user) if matches && user.may_hold_tokens() => {
                 if !user.user_type.is_admin() {
@@ -247,9 +248,14 @@ pub async fn login(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
                 });
                 tracing::info!(user_id = user.id, "dashboard sign-in");
                 let secure = session::over_https(ctx, &req);
-                Ok(see_other(
-                    &format!("{base}/api/"),
-                    &session::set_cookie(&cookie, &base, secure),
+                let device = ctx.device_token(device.as_deref(), user.id).await?;
+                Ok(with_header(
+                    see_other(
+                        &format!("{base}/api/"),
+                        &session::set_cookie(&cookie, &base, secure),
+                    ),
+                    http::header::SET_COOKIE,
+                    &session::set_device_cookie(&device, &base, secure),
                 ))
             }
             _ => Ok(refuse(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS)),

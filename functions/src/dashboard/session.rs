@@ -83,13 +83,38 @@ impl SessionKey {
 /// Every value the request carries for our cookie (a browser may send several paths' cookies);
 /// an empty one is a cleared cookie, no session.
 pub fn cookie_values(req: &Request) -> Vec<&str> {
+    cookies_named(req, COOKIE_NAME)
+}
+
+/// The name of the cookie that holds the browser's device token (`shared::signin`): sent back on
+/// later sign-ins, it keeps this browser out of the account's shared budget of wrong passwords.
+pub const DEVICE_COOKIE: &str = "dfcu_device";
+
+/// The browser's device token, if it sent one.
+pub fn device_token(req: &Request) -> Option<String> {
+    cookies_named(req, DEVICE_COOKIE)
+        .first()
+        .map(|v| v.to_string())
+}
+
+/// The `Set-Cookie` value that keeps the device token, for as long as the device stays known.
+/// Signing out keeps it: it opens nothing by itself.
+pub fn set_device_cookie(value: &str, base: &str, secure: bool) -> String {
+    format!(
+        "{DEVICE_COOKIE}={value}; Path={base}/api; Max-Age={}; HttpOnly; SameSite=Strict{}",
+        shared::signin::DEVICE_TTL_SECS,
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+fn cookies_named<'r>(req: &'r Request, cookie: &str) -> Vec<&'r str> {
     req.headers()
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|header| header.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == COOKIE_NAME)
+        .filter(|(name, _)| *name == cookie)
         .map(|(_, value)| value.trim_matches('"'))
         .filter(|value| !value.is_empty())
         .collect()

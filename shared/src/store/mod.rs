@@ -138,10 +138,24 @@ pub enum Update {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtpRecord {
     pub user_id: u64,
+    /// The attempt's handle: only the client that started the attempt has it.
     pub attempt_id: String,
     pub code_hash: String,
     pub expires_at: i64,
+    /// Tries left to a client that presents the handle ([`OtpBudget::Handle`]).
     pub tries_left: u32,
+    /// Tries left, all sources together, to clients that send only the id and the code
+    /// ([`OtpBudget::Open`]).
+    pub open_tries_left: u32,
+}
+
+/// Which of an attempt's two budgets a try is spent from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtpBudget {
+    /// Presented with the attempt's handle: nobody without it can spend these.
+    Handle,
+    /// Presented with the user id alone, as the published document has it.
+    Open,
 }
 
 /// One-time codes: one per user, replaced by each new login attempt.
@@ -152,8 +166,30 @@ pub trait OtpStore: Send + Sync {
     async fn otp(&self, user_id: u64) -> Result<Option<OtpRecord>, StoreError>;
     /// Deletes the code if it still belongs to `attempt_id`; true for exactly one caller.
     async fn take_otp(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError>;
-    /// Spends one try atomically if the code is still `attempt_id` and has tries left.
-    async fn spend_otp_try(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError>;
+    /// Spends one try of `budget` atomically if the code is still `attempt_id` and that budget
+    /// has tries left.
+    async fn spend_otp_try(
+        &self,
+        user_id: u64,
+        attempt_id: &str,
+        budget: OtpBudget,
+    ) -> Result<bool, StoreError>;
+}
+
+/// A device a user signed in from, known by a token only that device holds (stored by its hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub token_hash: String,
+    pub user_id: u64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// Known devices: a sign-in from one is not held back by failures from elsewhere.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    async fn put_device(&self, device: &DeviceRecord) -> Result<(), StoreError>;
+    async fn device(&self, token_hash: &str) -> Result<Option<DeviceRecord>, StoreError>;
 }
 
 /// A single-use e-mail verification link, stored by the hash of its token.
@@ -180,6 +216,9 @@ pub trait Throttles: Send + Sync {
     /// Counts one attempt on `key` in the window starting at `window_start` (lasting
     /// `window_secs`) and returns the attempts so far in it, this one included.
     async fn hit(&self, key: &str, window_start: i64, window_secs: i64) -> Result<u64, StoreError>;
+    /// Takes back one attempt counted on `key` in the window starting at `window_start` (an
+    /// attempt that turned out to be the account's owner); nothing when that window is gone.
+    async fn refund(&self, key: &str, window_start: i64) -> Result<(), StoreError>;
 }
 
 /// Bank accounts and their loans.
@@ -352,6 +391,7 @@ pub trait DataStore:
     + VerificationStore
     + Throttles
     + KeyStore
+    + DeviceStore
 {
 }
 impl<T> DataStore for T where
@@ -363,5 +403,6 @@ impl<T> DataStore for T where
         + VerificationStore
         + Throttles
         + KeyStore
+        + DeviceStore
 {
 }

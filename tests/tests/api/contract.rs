@@ -144,7 +144,7 @@ fn every_example_keeps_to_its_schema() {
 #[test]
 fn the_checker_refuses_what_the_contract_does_not_allow() {
     use acceptance::contract::check;
-    let ok = br#"{"refresh":"a.b.c","access":"d.e.f"}"#;
+    let ok = br#"{"refresh":"a.b.c","access":"d.e.f","device":"0123456789abcdef0123456789abcdef"}"#;
     assert!(check("POST", "/token/", 200, "application/json", ok).is_ok());
     assert!(check("POST", "/token", 200, "application/json", ok).is_ok());
     // An undocumented status, a missing field, an extra field, the wrong content type.
@@ -157,7 +157,7 @@ fn the_checker_refuses_what_the_contract_does_not_allow() {
         br#"{"access":"d.e.f"}"#
     )
     .is_err());
-    let extra = br#"{"refresh":"a.b.c","access":"d.e.f","password":"x"}"#;
+    let extra = br#"{"refresh":"a.b.c","access":"d.e.f","device":"0123456789abcdef0123456789abcdef","password":"x"}"#;
     assert!(check("POST", "/token/", 200, "application/json", extra).is_err());
     assert!(check("POST", "/token/", 200, "text/html", ok).is_err());
     // A 500 must be exactly the fixed body.

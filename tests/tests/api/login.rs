@@ -7,7 +7,15 @@ async fn login_by_email_then_code_gives_the_published_answer(app: TestApp) {
     let user = app.new_user("DEVELOPER").await;
     let a = app.login(&user.email, &user.password, "Email").await;
     assert_eq!(a.status, 200, "{:?}", a.body);
-    assert_eq!(a.body, json!({"data": {"id": user.id}}));
+    // The published `{"data": {"id"}}`, and the attempt's handle added beside it.
+    assert_eq!(a.body["data"]["id"], json!(user.id));
+    let handle = a.body["data"]["attempt"].as_str().unwrap_or_default();
+    assert!(
+        handle.len() == 32 && handle.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{:?}",
+        a.body
+    );
+    assert_eq!(a.body["data"].as_object().map(|d| d.len()), Some(2));
     let mail = app.messages_to(&user.email).await.pop().unwrap();
     assert_eq!(mail.subject, "Your Fintract sign-in code");
     assert!(mail.body.contains("expires in 5 minutes"), "{}", mail.body);
@@ -25,7 +33,8 @@ async fn login_by_email_then_code_gives_the_published_answer(app: TestApp) {
             "username",
             "verification_status",
             "tokens",
-            "user_type"
+            "user_type",
+            "device"
         ]
     );
     assert_eq!(a.body["message"], "Successfully Logged In");

@@ -22,6 +22,7 @@ mod profile;
 mod refresh;
 mod register;
 mod roles;
+mod signin;
 mod store_contract;
 mod template;
 mod token;

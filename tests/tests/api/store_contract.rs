@@ -3,7 +3,9 @@
 
 use acceptance::{on_both_backends, TestApp};
 use shared::model::{Account, Loan, NewUser, UserType};
-use shared::store::{RefreshRecord, Rotation, StatusClass, Taken, Tally, Update};
+use shared::store::{
+    DeviceRecord, OtpBudget, OtpRecord, RefreshRecord, Rotation, StatusClass, Taken, Tally, Update,
+};
 
 fn new_user(username: &str, email: &str, customer_id: &str) -> NewUser {
     NewUser {
@@ -342,7 +344,60 @@ async fn all_time_totals_sum_every_shard_hour_and_day_per_function(app: TestApp)
     assert_eq!(totals["loans"].requests(), 3);
 }
 
+async fn a_codes_two_budgets_are_spent_apart_and_only_for_its_attempt(app: TestApp) {
+    let s = &app.ctx.store;
+    let otp = OtpRecord {
+        user_id: 77,
+        attempt_id: "a1".into(),
+        code_hash: "h".into(),
+        expires_at: i64::MAX / 2,
+        tries_left: 2,
+        open_tries_left: 1,
+    };
+    s.put_otp(&otp).await.unwrap();
+    assert_eq!(s.otp(77).await.unwrap(), Some(otp.clone()));
+    assert!(!s
+        .spend_otp_try(77, "other", OtpBudget::Handle)
+        .await
+        .unwrap());
+    assert!(s.spend_otp_try(77, "a1", OtpBudget::Open).await.unwrap());
+    assert!(!s.spend_otp_try(77, "a1", OtpBudget::Open).await.unwrap());
+    assert!(s.spend_otp_try(77, "a1", OtpBudget::Handle).await.unwrap());
+    assert!(s.spend_otp_try(77, "a1", OtpBudget::Handle).await.unwrap());
+    assert!(!s.spend_otp_try(77, "a1", OtpBudget::Handle).await.unwrap());
+    let left = s.otp(77).await.unwrap().unwrap();
+    assert_eq!((left.tries_left, left.open_tries_left), (0, 0));
+    assert!(!s.spend_otp_try(78, "a1", OtpBudget::Open).await.unwrap());
+}
+
+async fn devices_are_found_by_hash_and_refunds_never_go_below_zero(app: TestApp) {
+    let s = &app.ctx.store;
+    let device = DeviceRecord {
+        token_hash: "d".repeat(64),
+        user_id: 5,
+        created_at: 10,
+        expires_at: 20,
+    };
+    s.put_device(&device).await.unwrap();
+    assert_eq!(s.device(&device.token_hash).await.unwrap(), Some(device));
+    assert_eq!(s.device(&"e".repeat(64)).await.unwrap(), None);
+
+    assert_eq!(s.hit("k", 100, 60).await.unwrap(), 1);
+    assert_eq!(s.hit("k", 100, 60).await.unwrap(), 2);
+    s.refund("k", 100).await.unwrap();
+    assert_eq!(s.hit("k", 100, 60).await.unwrap(), 2);
+    for _ in 0..3 {
+        s.refund("k", 100).await.unwrap();
+    }
+    assert_eq!(s.hit("k", 100, 60).await.unwrap(), 1, "never below zero");
+    // A refund of a window nobody counted in creates nothing.
+    s.refund("never", 100).await.unwrap();
+    assert_eq!(s.hit("never", 100, 60).await.unwrap(), 1);
+}
+
 on_both_backends!(
+    a_codes_two_budgets_are_spent_apart_and_only_for_its_attempt,
+    devices_are_found_by_hash_and_refunds_never_go_below_zero,
     users_get_increasing_ids_and_are_found_by_each_key,
     a_taken_value_is_named_and_nothing_is_half_written,
     customer_ids_are_claims_until_one_account_is_bound,

@@ -10,11 +10,12 @@
 //! | `REFRESH#<jti>` | `REFRESH` | a refresh token |
 //! | `FAMILY#<id>` | `FAMILY` | a revoked login family |
 //! | `OTP#<user>` | `OTP` | the code of the user's latest login attempt |
+//! | `DEVICE#<hash>` | `DEVICE` | a device the user signed in from |
 //! | `VERIFY#<hash>` | `VERIFY` | an e-mail verification link |
 //! | `THROTTLE#<key>#<window>` | `THROTTLE` | attempts in one throttling window |
 //!
 //! Index `gsi1`: `CUSTOMER#<id>` → the customer's accounts; `USERTOKENS#<id>` → the user's
-//! refresh tokens and verification links (so deletion can find them); `CLAIMANTS#<customer id>`
+//! refresh tokens, verification links and devices (so deletion can find them); `CLAIMANTS#<customer id>`
 //! → the customer accounts claiming that id; `ROLE#<type>` → the staff accounts of a role.
 //!
 //! The counter table: pk `D#<day>`, sk `<hour, 10 digits>#<function>#<shard>`, so the last 24
@@ -22,10 +23,11 @@
 //!
 //! This file holds the client and the item, request and error helpers every port shares; each
 //! port's impl is in a file of its own, named after it (`users`, `accounts`, `tokens`,
-//! `counters`, `otps`, `verifications`, `throttles`), and `schema` defines the tables.
+//! `counters`, `otps`, `devices`, `verifications`, `throttles`), and `schema` defines the tables.
 
 mod accounts;
 mod counters;
+mod devices;
 mod keys;
 pub use keys::PUBLISHED_KEYS_PK;
 mod otps;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::{conditional, keyed, n, number, s, string, DynamoStore};
-use crate::store::{OtpRecord, OtpStore, StoreError};
+use crate::store::{OtpBudget, OtpRecord, OtpStore, StoreError};
 
 #[async_trait]
 impl OtpStore for DynamoStore {
@@ -18,6 +18,7 @@ impl OtpStore for DynamoStore {
                 ("code_hash".to_string(), s(o.code_hash.clone())),
                 ("expires_at".to_string(), n(o.expires_at)),
                 ("tries_left".to_string(), n(o.tries_left)),
+                ("open_tries_left".to_string(), n(o.open_tries_left)),
                 ("ttl".to_string(), n(o.expires_at)),
             ]),
         ))
@@ -34,6 +35,11 @@ impl OtpStore for DynamoStore {
             code_hash: string(&item, "code_hash")?,
             expires_at: number(&item, "expires_at")?,
             tries_left: number(&item, "tries_left")?.max(0) as u32,
+            // A code written before attempts had handles: its one budget is the open one.
+            open_tries_left: match item.get("open_tries_left") {
+                Some(_) => number(&item, "open_tries_left")?.max(0) as u32,
+                None => number(&item, "tries_left")?.max(0) as u32,
+            },
         }))
     }
 
@@ -51,15 +57,25 @@ impl OtpStore for DynamoStore {
         conditional(result, "DeleteItem")
     }
 
-    async fn spend_otp_try(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
+    async fn spend_otp_try(
+        &self,
+        user_id: u64,
+        attempt_id: &str,
+        budget: OtpBudget,
+    ) -> Result<bool, StoreError> {
+        let counter = match budget {
+            OtpBudget::Handle => "tries_left",
+            OtpBudget::Open => "open_tries_left",
+        };
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(format!("OTP#{user_id}")))
             .key("sk", s("OTP"))
-            .update_expression("SET tries_left = tries_left - :one")
-            .condition_expression("attempt_id = :a AND tries_left > :zero")
+            .update_expression("SET #c = #c - :one")
+            .condition_expression("attempt_id = :a AND #c > :zero")
+            .expression_attribute_names("#c", counter)
             .expression_attribute_values(":a", s(attempt_id))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":zero", n(0))

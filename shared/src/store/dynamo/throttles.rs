@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::{n, number, s, sdk_err, DynamoStore};
+use super::{conditional, n, number, s, sdk_err, DynamoStore};
 use crate::store::{StoreError, Throttles};
 
 #[async_trait]
@@ -30,5 +30,22 @@ impl Throttles for DynamoStore {
             .map(|a| number(a, "hits"))
             .transpose()?
             .unwrap_or(1) as u64)
+    }
+
+    async fn refund(&self, key: &str, window_start: i64) -> Result<(), StoreError> {
+        // Only an existing window with hits in it: a refund never creates an item.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("THROTTLE#{key}#{window_start}")))
+            .key("sk", s("THROTTLE"))
+            .update_expression("ADD hits :minus_one")
+            .condition_expression("hits > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        conditional(result, "UpdateItem").map(drop)
     }
 }

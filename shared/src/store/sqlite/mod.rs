@@ -4,10 +4,11 @@
 //!
 //! This file holds the connection, how it is opened and how its errors map; `schema` the tables
 //! and their migrations; each port's impl is in a file of its own, named after it (`users`,
-//! `accounts`, `tokens`, `counters`, `otps`, `verifications`, `throttles`).
+//! `accounts`, `tokens`, `counters`, `otps`, `devices`, `verifications`, `throttles`).
 
 mod accounts;
 mod counters;
+mod devices;
 mod keys;
 mod otps;
 mod schema;
@@ -23,7 +24,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode};
 
 use super::StoreError;
-use schema::{migrate_customer_claims, migrate_username_keys, SCHEMA};
+use schema::{migrate_customer_claims, migrate_otp_budgets, migrate_username_keys, SCHEMA};
 
 /// The SQLite adapter of every data port.
 #[derive(Clone)]
@@ -56,6 +57,7 @@ impl SqliteStore {
     fn init(mut conn: Connection) -> Result<Self, StoreError> {
         conn.execute_batch(SCHEMA).map_err(map_err)?;
         migrate_customer_claims(&mut conn).map_err(map_err)?;
+        migrate_otp_budgets(&mut conn).map_err(map_err)?;
         migrate_username_keys(&mut conn, false).map_err(map_err)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),

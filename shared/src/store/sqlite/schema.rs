@@ -53,8 +53,16 @@ CREATE TABLE IF NOT EXISTS otps (
     attempt_id TEXT NOT NULL,
     code_hash TEXT NOT NULL,
     expires_at INTEGER NOT NULL,
-    tries_left INTEGER NOT NULL
+    tries_left INTEGER NOT NULL,
+    open_tries_left INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS devices (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS devices_by_user ON devices (user_id);
 CREATE TABLE IF NOT EXISTS verifications (
     token_hash TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL,
@@ -88,6 +96,23 @@ CREATE TABLE IF NOT EXISTS counters (
     PRIMARY KEY (hour, function, shard)
 );
 ";
+
+/// Databases made before sign-in attempts had handles kept one budget per code: it becomes the
+/// open budget (the one a client without the handle spends), and the handle's starts equal.
+pub(super) fn migrate_otp_budgets(conn: &mut Connection) -> rusqlite::Result<()> {
+    let has_column = conn
+        .prepare("SELECT 1 FROM pragma_table_info('otps') WHERE name = 'open_tries_left'")?
+        .exists([])?;
+    if has_column {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "ALTER TABLE otps ADD COLUMN open_tries_left INTEGER NOT NULL DEFAULT 0;
+         UPDATE otps SET open_tries_left = tries_left;",
+    )?;
+    tx.commit()
+}
 
 /// Databases made before customer ids became claims had `users.customer_id` UNIQUE, one account
 /// per id from registration on. The table is rebuilt without that (in one transaction), and the
@@ -254,6 +279,27 @@ mod tests {
 
     /// A database of the previous design (`customer_id` UNIQUE from registration on) opens with
     /// its users kept, the approved customer's id bound, and ids continuing where they were.
+    #[test]
+    fn a_code_of_the_one_budget_design_keeps_its_tries_as_the_open_budget() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE otps (user_id INTEGER PRIMARY KEY, attempt_id TEXT NOT NULL,
+             code_hash TEXT NOT NULL, expires_at INTEGER NOT NULL, tries_left INTEGER NOT NULL);
+             INSERT INTO otps VALUES (3, 'a', 'h', 99, 4);",
+        )
+        .unwrap();
+        migrate_otp_budgets(&mut conn).unwrap();
+        migrate_otp_budgets(&mut conn).unwrap();
+        let (tries, open): (u32, u32) = conn
+            .query_row(
+                "SELECT tries_left, open_tries_left FROM otps WHERE user_id = 3",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((tries, open), (4, 4));
+    }
+
     #[tokio::test]
     async fn a_database_of_the_previous_design_is_migrated_in_place() {
         let dir = tempfile::tempdir().unwrap();

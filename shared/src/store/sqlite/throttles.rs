@@ -29,4 +29,17 @@ impl Throttles for SqliteStore {
         })
         .await
     }
+
+    async fn refund(&self, key: &str, window_start: i64) -> Result<(), StoreError> {
+        let key = key.to_string();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE throttles SET hits = hits - 1
+                 WHERE key = ?1 AND window_start = ?2 AND hits > 0",
+                params![key, window_start],
+            )
+            .map(drop)
+        })
+        .await
+    }
 }
