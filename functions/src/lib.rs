@@ -28,6 +28,7 @@ pub mod upload_file;
 pub mod user_info;
 pub mod verify_email;
 pub mod verify_otp;
+pub mod verify_phone;
 pub mod well_known;
 
 shared::registry! {
@@ -98,6 +99,12 @@ shared::registry! {
     /// `POST /auth/upload/`: a PDF, CSV, PNG or JPEG file (checked by content).
     UPLOAD_FILE = "upload-file" {
         POST "/auth/upload/" => upload_file::handle, Code;
+    }
+    /// `POST /auth/phone/`, `POST /auth/phone/confirm/`: confirm the caller's phone number with
+    /// a code sent to it, before it receives sign-in codes.
+    VERIFY_PHONE = "verify-phone" {
+        POST "/auth/phone/" => verify_phone::send_code, Code;
+        POST "/auth/phone/confirm/" => verify_phone::confirm, Code;
     }
     /// `GET /api/`: the operator's API performance dashboard, its sign-in and sign-out, and
     /// `/api/metrics.json`. None of its routes is counted, so watching the figures does not

@@ -13,6 +13,7 @@ use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
 pub const NOT_SENT: &str = "The sign-in code could not be sent. Please try again.";
+pub const PHONE_NOT_CONFIRMED: &str = "This phone number must be confirmed first: sign in with otpType Email, then POST /auth/phone/ and POST /auth/phone/confirm/ with the code it receives.";
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
@@ -60,6 +61,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             "This account has no phone number: use otpType Email.",
         ));
     }
+    if channel == Channel::Sms && !user.phone_verified {
+        return Err(ApiError::bad_request(PHONE_NOT_CONFIRMED));
+    }
     // Codes sent per account: only the owner (who knows the password) reaches this budget.
     ctx.throttle("login-codes", &user.id.to_string(), 10, 900)
         .await?;
@@ -85,7 +89,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     };
     if let Err(e) = ctx.notifier.send(&message).await {
         // No usable code may outlive a failed delivery.
-        let _ = ctx.store.take_otp(user.id, &otp.attempt_id).await;
+        let _ = ctx.store.take_otp(user.id, otp.kind, &otp.attempt_id).await;
         let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, NOT_SENT);
         err.cause = Some(Box::new(e));
         return Err(err);

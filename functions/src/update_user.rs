@@ -5,11 +5,19 @@
 //! mailed once per change: the same pending address again, or the current one, sends nothing,
 //! and a change past the mail budget (`shared::verification`) is refused before anything is
 //! written.
+//!
+//! A change of e-mail address or phone number (the channels sign-in codes go to) needs the
+//! caller's password in `current_password`, so that a stolen access token cannot redirect them;
+//! a wrong one spends the account's sign-in budget (`shared::signin`). The account's current
+//! address is told of the change. A new phone number is unconfirmed until confirmed with a code
+//! (`verify_phone.rs`).
 
 use serde_json::{json, Value};
 use shared::fields::Fields;
 use shared::http::{body_object, json, path_id, StatusCode};
 use shared::model::{unique_key, User};
+use shared::notify::{Channel, Message};
+use shared::password::{self, MAX_PASSWORD_CHARS};
 use shared::roles::{allowed, refused, Action};
 use shared::users::taken_message;
 use shared::validate::{normalize_phone, username_problem};
@@ -79,7 +87,11 @@ impl Editable {
             }
             Editable::Username => user.username = value,
             Editable::Name => user.name = value,
-            Editable::Phone => user.phone = value,
+            Editable::Phone if value == user.phone => {}
+            Editable::Phone => {
+                user.phone = value;
+                user.phone_verified = false;
+            }
             Editable::Country => user.country = value,
             Editable::Citizenship => user.citizenship = value,
             Editable::NationalId => user.national_id = value,
@@ -108,15 +120,35 @@ fn is_new_address(user: &User, email: &str) -> bool {
 struct Changes {
     text: Vec<(Editable, String)>,
     is_active: Option<bool>,
+    current_password: Option<String>,
 }
+
+impl Changes {
+    /// The new value of `field`, if the request changes it.
+    fn value(&self, field: Editable) -> Option<&str> {
+        self.text
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What `current_password` must hold, and what a wrong one is told.
+pub const PASSWORD_NEEDED: &str =
+    "Your current password is needed to change the e-mail address or the phone number.";
+pub const WRONG_PASSWORD: &str = "This is not your current password.";
+
+/// At most this many phone number changes per account an hour (each mails a notice).
+const PHONE_CHANGES_PER_HOUR: u64 = 5;
 
 fn parse(req: &Request, admin: bool) -> ApiResult<Changes> {
     let map = body_object(req)?;
     let mut changes = Changes::default();
     let mut f = Fields::new(map.clone());
     for key in map.keys() {
-        let allowed =
-            Editable::ALL.iter().any(|e| e.name() == key) || (admin && key == "is_active");
+        let allowed = Editable::ALL.iter().any(|e| e.name() == key)
+            || key == "current_password"
+            || (admin && key == "is_active");
         if !allowed {
             f.problem(key, "This field cannot be changed here.");
         }
@@ -158,6 +190,15 @@ fn parse(req: &Request, admin: bool) -> ApiResult<Changes> {
             | Editable::Address => value,
         };
         changes.text.push((field, value));
+    }
+    match map.get("current_password") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(p)) if p.is_empty() => {}
+        Some(Value::String(p)) if p.chars().count() > 4 * MAX_PASSWORD_CHARS => {
+            f.problem("current_password", WRONG_PASSWORD)
+        }
+        Some(Value::String(p)) => changes.current_password = Some(p.clone()),
+        Some(_) => f.problem("current_password", "Must be a string."),
     }
     if admin {
         match map.get("is_active") {
@@ -201,6 +242,15 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         .iter()
         .find(|(field, _)| *field == Editable::Email)
         .map(|(_, v)| v.clone());
+    let moving_email = new_email.as_deref().filter(|e| is_new_address(&target, e));
+    let new_phone = changes
+        .value(Editable::Phone)
+        .filter(|p| *p != target.phone)
+        .map(str::to_string);
+    if moving_email.is_some() || new_phone.is_some() {
+        reauthenticate(ctx, &caller, changes.current_password.clone()).await?;
+    }
+    // After the password: whether an address is taken is no answer for a stolen token alone.
     if let Some(email) = &new_email {
         if ctx
             .store
@@ -213,8 +263,17 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             return Err(ApiError::invalid_fields(fields));
         }
     }
+    if new_phone.is_some() {
+        ctx.throttle(
+            "phone-change",
+            &id.to_string(),
+            PHONE_CHANGES_PER_HOUR,
+            3600,
+        )
+        .await?;
+    }
     // Spent before the write, so that past the budget nothing is written and nothing sent.
-    if let Some(email) = new_email.as_deref().filter(|e| is_new_address(&target, e)) {
+    if let Some(email) = moving_email {
         ctx.budget_verification_mail(&req, id, email).await?;
     }
     let mut pending = None;
@@ -239,15 +298,91 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     if changes.is_active == Some(false) {
         ctx.confirm_a_fintract_admin_remains(&target).await?;
     }
-    if let Some(email) = pending {
-        if let Err(e) = ctx.send_verification(&base_url, id, &email).await {
+    if let Some(email) = &pending {
+        if let Err(e) = ctx.send_verification(&base_url, id, email).await {
             tracing::error!(user_id = id, error = ?e, "verification e-mail for the new address not sent");
+        }
+    }
+    if pending.is_some() || new_phone.is_some() {
+        let notice = change_notice(
+            ctx,
+            &req,
+            &target.email,
+            pending.as_deref(),
+            new_phone.as_deref(),
+        );
+        if let Err(e) = ctx.notifier.send(&notice).await {
+            tracing::error!(user_id = id, error = ?e, "notice of a changed address not sent");
         }
     }
     Ok(json(
         StatusCode::OK,
         &json!({"message": "Updated Successfully"}),
     ))
+}
+
+/// Checks the caller's own password (whoever the target is: the person acting re-authenticates),
+/// or answers 400 naming `current_password`. Wrong passwords spend the caller's sign-in budget,
+/// so a stolen access token is no way to guess the password either.
+async fn reauthenticate(ctx: &Ctx, caller: &User, presented: Option<String>) -> ApiResult<()> {
+    let refuse = |message: &str| {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("current_password".to_string(), message.to_string());
+        ApiError::invalid_fields(fields)
+    };
+    let Some(presented) = presented else {
+        return Err(refuse(PASSWORD_NEEDED));
+    };
+    let attempt = ctx.count_password_attempt(Some(caller), "", None).await?;
+    if !password::verify(presented, Some(caller.password_hash.clone())).await {
+        return Err(refuse(WRONG_PASSWORD));
+    }
+    ctx.password_was_right(attempt).await;
+    Ok(())
+}
+
+/// The mail that tells the account's current address that its e-mail address or phone number is
+/// changing: what, when, from where, and what to do if it was not them.
+fn change_notice(
+    ctx: &Ctx,
+    req: &Request,
+    to: &str,
+    new_email: Option<&str>,
+    new_phone: Option<&str>,
+) -> Message {
+    let mut what = Vec::new();
+    if let Some(email) = new_email {
+        what.push(format!(
+            "- A change of its e-mail address to {email} was requested. It takes effect once the \
+             link sent there is opened; until then this address stays in use."
+        ));
+    }
+    if let Some(phone) = new_phone {
+        let tail: String = phone
+            .chars()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        what.push(format!(
+            "- Its phone number was changed to one ending in {tail}. It receives no sign-in codes \
+             until it is confirmed."
+        ));
+    }
+    let source = shared::http::source_ip(req).unwrap_or_else(|| "an unknown address".into());
+    Message {
+        channel: Channel::Email,
+        to: to.to_string(),
+        subject: "Your Fintract account details are changing".into(),
+        body: format!(
+            "On {when} (UTC), from {source}, with the account's password:\n\n{what}\n\n\
+             If this was not you, sign in and change your password now, and tell us.",
+            when = shared::utc::Utc::of(ctx.now()).readable(),
+            what = what.join("\n"),
+        ),
+    }
 }
 
 #[cfg(test)]

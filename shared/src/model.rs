@@ -85,6 +85,10 @@ pub struct User {
     /// A new e-mail address waiting for its verification link; the old one stays in use until then.
     #[serde(default)]
     pub pending_email: Option<String>,
+    /// Whether `phone` was confirmed with a code sent to it: only then does it receive sign-in
+    /// codes. Accounts stored before confirmation existed start unconfirmed.
+    #[serde(default)]
+    pub phone_verified: bool,
     /// Bumped by the store on every write: the optimistic-concurrency guard of `update_user`.
     #[serde(default)]
     pub rev: u64,
@@ -162,6 +166,7 @@ impl NewUser {
             created_at: self.created_at,
             last_login: None,
             pending_email: None,
+            phone_verified: false,
             rev: 0,
         }
     }

@@ -13,7 +13,7 @@ use rand::Rng;
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::{OtpBudget, OtpRecord};
+use crate::store::{OtpBudget, OtpKind, OtpRecord};
 use crate::Ctx;
 
 /// Tries of the client that presents the attempt's handle.
@@ -40,6 +40,13 @@ fn code_hash(secret: &[u8], user_id: u64, attempt_id: &str, code: &str) -> Strin
     crate::crypto::hex(&mac.finalize().into_bytes())
 }
 
+/// What a phone code's hash is bound to besides the user and the code: the number, and a label
+/// no sign-in attempt id has (those are 32 hex digits), so neither kind of code passes for the
+/// other.
+fn phone_context(phone: &str, attempt_id: &str) -> String {
+    format!("phone:{phone}:{attempt_id}")
+}
+
 impl Ctx {
     /// The code key: only the functions that issue or redeem codes hold it.
     fn otp_key(&self) -> ApiResult<&[u8]> {
@@ -55,6 +62,7 @@ impl Ctx {
         let attempt_id = crate::jwt::random_id();
         let record = OtpRecord {
             user_id,
+            kind: OtpKind::SignIn,
             code_hash: code_hash(self.otp_key()?, user_id, &attempt_id, &code),
             attempt_id,
             expires_at: self.now() + self.config.otp_ttl.as_secs() as i64,
@@ -62,6 +70,58 @@ impl Ctx {
             open_tries_left: OPEN_TRIES,
         };
         Ok((record, code))
+    }
+
+    /// A fresh code confirming that `phone` is `user_id`'s: bound to that number (a code sent to
+    /// an earlier number confirms nothing), [`MAX_TRIES`] tries, only by the signed-in user.
+    pub fn new_phone_code(&self, user_id: u64, phone: &str) -> ApiResult<(OtpRecord, String)> {
+        let code = generate_code();
+        let attempt_id = crate::jwt::random_id();
+        let record = OtpRecord {
+            user_id,
+            kind: OtpKind::Phone,
+            code_hash: code_hash(
+                self.otp_key()?,
+                user_id,
+                &phone_context(phone, &attempt_id),
+                &code,
+            ),
+            attempt_id,
+            expires_at: self.now() + self.config.otp_ttl.as_secs() as i64,
+            tries_left: MAX_TRIES,
+            open_tries_left: 0,
+        };
+        Ok((record, code))
+    }
+
+    /// Whether `code` confirms `phone` for `user_id`; true once per code. Every call spends a try.
+    pub async fn redeem_phone_code(
+        &self,
+        user_id: u64,
+        phone: &str,
+        code: &str,
+    ) -> ApiResult<bool> {
+        let key = self.otp_key()?;
+        let kind = OtpKind::Phone;
+        let Some(otp) = self.store.otp(user_id, kind).await? else {
+            return Ok(false);
+        };
+        if otp.expires_at <= self.now() || otp.tries_left == 0 {
+            self.store.take_otp(user_id, kind, &otp.attempt_id).await?;
+            return Ok(false);
+        }
+        if !self
+            .store
+            .spend_otp_try(user_id, kind, &otp.attempt_id, OtpBudget::Handle)
+            .await?
+        {
+            return Ok(false);
+        }
+        let presented = code_hash(key, user_id, &phone_context(phone, &otp.attempt_id), code);
+        Ok(
+            bool::from(presented.as_bytes().ct_eq(otp.code_hash.as_bytes()))
+                && self.store.take_otp(user_id, kind, &otp.attempt_id).await?,
+        )
     }
 
     /// Accepts `code` for `user_id` once, or answers 401. With the attempt's `handle`, a try is
@@ -76,11 +136,12 @@ impl Ctx {
     ) -> ApiResult<()> {
         let key = self.otp_key()?;
         let invalid = || ApiError::unauthorized(INVALID_CODE);
-        let Some(otp) = self.store.otp(user_id).await? else {
+        let kind = OtpKind::SignIn;
+        let Some(otp) = self.store.otp(user_id, kind).await? else {
             return Err(invalid());
         };
         if otp.expires_at <= self.now() || (otp.tries_left == 0 && otp.open_tries_left == 0) {
-            self.store.take_otp(user_id, &otp.attempt_id).await?;
+            self.store.take_otp(user_id, kind, &otp.attempt_id).await?;
             return Err(invalid());
         }
         let budget = match handle {
@@ -104,7 +165,7 @@ impl Ctx {
         // Reserve a try before comparing, so parallel guesses cannot share one read of the count.
         if !self
             .store
-            .spend_otp_try(user_id, &otp.attempt_id, budget)
+            .spend_otp_try(user_id, kind, &otp.attempt_id, budget)
             .await?
         {
             return Err(invalid());
@@ -112,7 +173,7 @@ impl Ctx {
         let presented = code_hash(key, user_id, &otp.attempt_id, code);
         if bool::from(presented.as_bytes().ct_eq(otp.code_hash.as_bytes())) {
             // Only the caller whose delete succeeds is signed in: a code works once.
-            if self.store.take_otp(user_id, &otp.attempt_id).await? {
+            if self.store.take_otp(user_id, kind, &otp.attempt_id).await? {
                 return Ok(());
             }
         }

@@ -31,8 +31,9 @@ pub const KEY_HOLDERS: &[(&str, &[&str])] = &[
         "JWT_SIGNING_KEYS_ARN",
         &["token", "token-refresh", "verify-otp"],
     ),
-    // The sign-in code hashes: issued by login, redeemed by verify-otp.
-    ("OTP_KEY_ARN", &["login", "verify-otp"]),
+    // The code hashes: sign-in codes issued by login and redeemed by verify-otp; phone
+    // confirmation codes, both ways by verify-phone.
+    ("OTP_KEY_ARN", &["login", "verify-otp", "verify-phone"]),
     // The session cookie of the operators' dashboard.
     ("DASHBOARD_KEY_ARN", &["dashboard"]),
 ];

@@ -41,6 +41,7 @@ pub fn profile(user: &User, avatar_url: String, net_balance: i64) -> Value {
         "customer-id": user.customer_id,
         "verification_status": user.is_verified,
         "phone": user.phone,
+        "phone_verified": user.phone_verified,
         "country": user.country,
         "citizenship": user.citizenship,
         "national_id": user.national_id,

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use shared::model::{Account, AccountWithLoans, Loan, NewUser, User, UserType};
 use shared::store::{
     AccountStore, CounterRow, Counters, DataStore, DeviceRecord, DeviceStore, Migration, OtpBudget,
-    OtpRecord, OtpStore, RefreshRecord, Rotation, StatusClass, StoreError, Taken, Tally, Throttles,
-    TokenStore, Update, UserStore, Verification, VerificationStore,
+    OtpKind, OtpRecord, OtpStore, RefreshRecord, Rotation, StatusClass, StoreError, Taken, Tally,
+    Throttles, TokenStore, Update, UserStore, Verification, VerificationStore,
 };
 
 pub struct PairedReads {
@@ -158,19 +158,27 @@ impl OtpStore for PairedReads {
     async fn put_otp(&self, otp: &OtpRecord) -> Result<(), StoreError> {
         self.inner.put_otp(otp).await
     }
-    async fn otp(&self, user_id: u64) -> Result<Option<OtpRecord>, StoreError> {
-        self.inner.otp(user_id).await
+    async fn otp(&self, user_id: u64, kind: OtpKind) -> Result<Option<OtpRecord>, StoreError> {
+        self.inner.otp(user_id, kind).await
     }
-    async fn take_otp(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
-        self.inner.take_otp(user_id, attempt_id).await
+    async fn take_otp(
+        &self,
+        user_id: u64,
+        kind: OtpKind,
+        attempt_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner.take_otp(user_id, kind, attempt_id).await
     }
     async fn spend_otp_try(
         &self,
         user_id: u64,
+        kind: OtpKind,
         attempt_id: &str,
         budget: OtpBudget,
     ) -> Result<bool, StoreError> {
-        self.inner.spend_otp_try(user_id, attempt_id, budget).await
+        self.inner
+            .spend_otp_try(user_id, kind, attempt_id, budget)
+            .await
     }
 }
 

@@ -914,6 +914,23 @@ impl TestApp {
         self.session(user).await.0
     }
 
+    /// Confirms `user`'s phone number through the API, as its owner signed in with `access`:
+    /// `POST /auth/phone/`, the code from the text, `POST /auth/phone/confirm/`.
+    pub async fn confirm_phone(&self, user: &TestUser, access: &str) {
+        let a = self.call("POST", "/auth/phone/", None, Some(access)).await;
+        assert_eq!(a.status, 200, "send: {:?}", a.body);
+        let code = self.code_sent_to(&user.phone).await;
+        let a = self
+            .call(
+                "POST",
+                "/auth/phone/confirm/",
+                Some(&json!({ "code": code })),
+                Some(access),
+            )
+            .await;
+        assert_eq!(a.status, 200, "confirm: {:?}", a.body);
+    }
+
     /// Sends `method path` with a JSON body (or none) and a bearer token.
     pub async fn call(
         &self,

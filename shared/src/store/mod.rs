@@ -134,10 +134,21 @@ pub enum Update {
     Stale,
 }
 
-/// The one-time code of a user's latest login attempt, stored as an HMAC, never in clear.
+/// What a one-time code is for: a user has at most one of each kind at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtpKind {
+    /// The code of the latest login attempt.
+    SignIn,
+    /// The code sent to confirm the user's phone number.
+    Phone,
+}
+
+/// A one-time code (of a login attempt, or confirming a phone number), stored as an HMAC, never
+/// in clear.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtpRecord {
     pub user_id: u64,
+    pub kind: OtpKind,
     /// The attempt's handle: only the client that started the attempt has it.
     pub attempt_id: String,
     pub code_hash: String,
@@ -158,19 +169,25 @@ pub enum OtpBudget {
     Open,
 }
 
-/// One-time codes: one per user, replaced by each new login attempt.
+/// One-time codes: one per user and kind, replaced by each new one of that kind.
 #[async_trait]
 pub trait OtpStore: Send + Sync {
-    /// Stores the code of a new attempt, voiding any earlier one.
+    /// Stores the code of a new attempt, voiding any earlier one of its kind.
     async fn put_otp(&self, otp: &OtpRecord) -> Result<(), StoreError>;
-    async fn otp(&self, user_id: u64) -> Result<Option<OtpRecord>, StoreError>;
+    async fn otp(&self, user_id: u64, kind: OtpKind) -> Result<Option<OtpRecord>, StoreError>;
     /// Deletes the code if it still belongs to `attempt_id`; true for exactly one caller.
-    async fn take_otp(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError>;
+    async fn take_otp(
+        &self,
+        user_id: u64,
+        kind: OtpKind,
+        attempt_id: &str,
+    ) -> Result<bool, StoreError>;
     /// Spends one try of `budget` atomically if the code is still `attempt_id` and that budget
     /// has tries left.
     async fn spend_otp_try(
         &self,
         user_id: u64,
+        kind: OtpKind,
         attempt_id: &str,
         budget: OtpBudget,
     ) -> Result<bool, StoreError>;

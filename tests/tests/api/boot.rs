@@ -253,6 +253,9 @@ const EXPECTED: &[Expected] = &[
     ("upload-file", 201, |b| {
         b["url"].as_str().unwrap_or("").contains("/uploads/3/")
     }),
+    ("verify-phone", 200, |b| {
+        b["message"] == "A confirmation code was sent to your phone number."
+    }),
     ("dashboard", 401, |b| b["error"].is_string()),
     ("well-known", 200, |b| {
         b["keys"][0]["kty"] == "OKP" && b["keys"][0].get("d").is_none()

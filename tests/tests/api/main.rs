@@ -4,6 +4,7 @@
 mod assurance;
 mod boot;
 mod browser;
+mod channels;
 mod claims;
 mod concurrency;
 mod contract;

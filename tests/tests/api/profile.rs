@@ -175,7 +175,7 @@ async fn a_new_email_is_used_only_once_verified(app: TestApp) {
         .call(
             "PATCH",
             &update_path(user.id),
-            Some(&json!({"email": new_email})),
+            Some(&json!({"email": new_email, "current_password": user.password})),
             Some(&token),
         )
         .await;
@@ -213,7 +213,7 @@ async fn a_new_email_is_used_only_once_verified(app: TestApp) {
         .call(
             "PATCH",
             &update_path(user.id),
-            Some(&json!({"email": other.email})),
+            Some(&json!({"email": other.email, "current_password": user.password})),
             Some(&token),
         )
         .await;

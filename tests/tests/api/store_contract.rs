@@ -4,7 +4,8 @@
 use acceptance::{on_both_backends, TestApp};
 use shared::model::{Account, Loan, NewUser, UserType};
 use shared::store::{
-    DeviceRecord, OtpBudget, OtpRecord, RefreshRecord, Rotation, StatusClass, Taken, Tally, Update,
+    DeviceRecord, OtpBudget, OtpKind, OtpRecord, RefreshRecord, Rotation, StatusClass, Taken,
+    Tally, Update,
 };
 
 fn new_user(username: &str, email: &str, customer_id: &str) -> NewUser {
@@ -348,6 +349,7 @@ async fn a_codes_two_budgets_are_spent_apart_and_only_for_its_attempt(app: TestA
     let s = &app.ctx.store;
     let otp = OtpRecord {
         user_id: 77,
+        kind: OtpKind::SignIn,
         attempt_id: "a1".into(),
         code_hash: "h".into(),
         expires_at: i64::MAX / 2,
@@ -355,19 +357,52 @@ async fn a_codes_two_budgets_are_spent_apart_and_only_for_its_attempt(app: TestA
         open_tries_left: 1,
     };
     s.put_otp(&otp).await.unwrap();
-    assert_eq!(s.otp(77).await.unwrap(), Some(otp.clone()));
+    assert_eq!(s.otp(77, OtpKind::SignIn).await.unwrap(), Some(otp.clone()));
+    // The other kind is an item of its own.
+    assert_eq!(s.otp(77, OtpKind::Phone).await.unwrap(), None);
+    let phone = OtpRecord {
+        kind: OtpKind::Phone,
+        attempt_id: "p1".into(),
+        ..otp.clone()
+    };
+    s.put_otp(&phone).await.unwrap();
+    assert!(!s.take_otp(77, OtpKind::Phone, "a1").await.unwrap());
     assert!(!s
-        .spend_otp_try(77, "other", OtpBudget::Handle)
+        .spend_otp_try(77, OtpKind::SignIn, "p1", OtpBudget::Handle)
         .await
         .unwrap());
-    assert!(s.spend_otp_try(77, "a1", OtpBudget::Open).await.unwrap());
-    assert!(!s.spend_otp_try(77, "a1", OtpBudget::Open).await.unwrap());
-    assert!(s.spend_otp_try(77, "a1", OtpBudget::Handle).await.unwrap());
-    assert!(s.spend_otp_try(77, "a1", OtpBudget::Handle).await.unwrap());
-    assert!(!s.spend_otp_try(77, "a1", OtpBudget::Handle).await.unwrap());
-    let left = s.otp(77).await.unwrap().unwrap();
+    assert!(!s
+        .spend_otp_try(77, OtpKind::SignIn, "other", OtpBudget::Handle)
+        .await
+        .unwrap());
+    assert!(s
+        .spend_otp_try(77, OtpKind::SignIn, "a1", OtpBudget::Open)
+        .await
+        .unwrap());
+    assert!(!s
+        .spend_otp_try(77, OtpKind::SignIn, "a1", OtpBudget::Open)
+        .await
+        .unwrap());
+    assert!(s
+        .spend_otp_try(77, OtpKind::SignIn, "a1", OtpBudget::Handle)
+        .await
+        .unwrap());
+    assert!(s
+        .spend_otp_try(77, OtpKind::SignIn, "a1", OtpBudget::Handle)
+        .await
+        .unwrap());
+    assert!(!s
+        .spend_otp_try(77, OtpKind::SignIn, "a1", OtpBudget::Handle)
+        .await
+        .unwrap());
+    let left = s.otp(77, OtpKind::SignIn).await.unwrap().unwrap();
     assert_eq!((left.tries_left, left.open_tries_left), (0, 0));
-    assert!(!s.spend_otp_try(78, "a1", OtpBudget::Open).await.unwrap());
+    assert!(!s
+        .spend_otp_try(78, OtpKind::SignIn, "a1", OtpBudget::Open)
+        .await
+        .unwrap());
+    assert!(s.take_otp(77, OtpKind::Phone, "p1").await.unwrap());
+    assert!(s.otp(77, OtpKind::SignIn).await.unwrap().is_some());
 }
 
 async fn devices_are_found_by_hash_and_refunds_never_go_below_zero(app: TestApp) {

@@ -1,18 +1,27 @@
-//! [`OtpStore`] on DynamoDB: the one-time code of a user's latest login attempt (`OTP#<user>`).
+//! [`OtpStore`] on DynamoDB: a user's one-time codes, in the partition `OTP#<user>`, one item
+//! per kind: `OTP` (the latest login attempt's) and `PHONE` (confirming the phone number).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 
 use super::{conditional, keyed, n, number, s, string, DynamoStore};
-use crate::store::{OtpBudget, OtpRecord, OtpStore, StoreError};
+use crate::store::{OtpBudget, OtpKind, OtpRecord, OtpStore, StoreError};
+
+/// The sort key of a kind's item.
+pub(super) fn sort_key(kind: OtpKind) -> &'static str {
+    match kind {
+        OtpKind::SignIn => "OTP",
+        OtpKind::Phone => "PHONE",
+    }
+}
 
 #[async_trait]
 impl OtpStore for DynamoStore {
     async fn put_otp(&self, o: &OtpRecord) -> Result<(), StoreError> {
         self.put_item(keyed(
             format!("OTP#{}", o.user_id),
-            "OTP",
+            sort_key(o.kind),
             HashMap::from([
                 ("attempt_id".to_string(), s(o.attempt_id.clone())),
                 ("code_hash".to_string(), s(o.code_hash.clone())),
@@ -25,12 +34,13 @@ impl OtpStore for DynamoStore {
         .await
     }
 
-    async fn otp(&self, user_id: u64) -> Result<Option<OtpRecord>, StoreError> {
-        let Some(item) = self.get(format!("OTP#{user_id}"), "OTP").await? else {
+    async fn otp(&self, user_id: u64, kind: OtpKind) -> Result<Option<OtpRecord>, StoreError> {
+        let Some(item) = self.get(format!("OTP#{user_id}"), sort_key(kind)).await? else {
             return Ok(None);
         };
         Ok(Some(OtpRecord {
             user_id,
+            kind,
             attempt_id: string(&item, "attempt_id")?,
             code_hash: string(&item, "code_hash")?,
             expires_at: number(&item, "expires_at")?,
@@ -43,13 +53,18 @@ impl OtpStore for DynamoStore {
         }))
     }
 
-    async fn take_otp(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
+    async fn take_otp(
+        &self,
+        user_id: u64,
+        kind: OtpKind,
+        attempt_id: &str,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(format!("OTP#{user_id}")))
-            .key("sk", s("OTP"))
+            .key("sk", s(sort_key(kind)))
             .condition_expression("attempt_id = :a")
             .expression_attribute_values(":a", s(attempt_id))
             .send()
@@ -60,6 +75,7 @@ impl OtpStore for DynamoStore {
     async fn spend_otp_try(
         &self,
         user_id: u64,
+        kind: OtpKind,
         attempt_id: &str,
         budget: OtpBudget,
     ) -> Result<bool, StoreError> {
@@ -72,7 +88,7 @@ impl OtpStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(format!("OTP#{user_id}")))
-            .key("sk", s("OTP"))
+            .key("sk", s(sort_key(kind)))
             .update_expression("SET #c = #c - :one")
             .condition_expression("attempt_id = :a AND #c > :zero")
             .expression_attribute_names("#c", counter)

@@ -253,6 +253,7 @@ impl DynamoStore {
         };
         let mut items = vec![
             built(at(format!("OTP#{id}"), "OTP"))?,
+            built(at(format!("OTP#{id}"), "PHONE"))?,
             // A claim only while it is still this user's (another account may hold it by now).
             release_if_ours(
                 &self.table,

@@ -1,10 +1,19 @@
-//! [`OtpStore`] on SQLite: the `otps` table, one row per user (its latest login attempt).
+//! [`OtpStore`] on SQLite: one table per kind, one row per user: `otps` (the latest login
+//! attempt's code) and `phone_codes` (confirming the phone number). The table names are fixed
+//! strings chosen by the kind, never built from input.
 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
 use super::SqliteStore;
-use crate::store::{OtpBudget, OtpRecord, OtpStore, StoreError};
+use crate::store::{OtpBudget, OtpKind, OtpRecord, OtpStore, StoreError};
+
+fn table(kind: OtpKind) -> &'static str {
+    match kind {
+        OtpKind::SignIn => "otps",
+        OtpKind::Phone => "phone_codes",
+    }
+}
 
 #[async_trait]
 impl OtpStore for SqliteStore {
@@ -12,9 +21,12 @@ impl OtpStore for SqliteStore {
         let o = o.clone();
         self.with(move |c| {
             c.execute(
-                "INSERT OR REPLACE INTO otps
-                 (user_id, attempt_id, code_hash, expires_at, tries_left, open_tries_left)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &format!(
+                    "INSERT OR REPLACE INTO {}
+                     (user_id, attempt_id, code_hash, expires_at, tries_left, open_tries_left)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    table(o.kind)
+                ),
                 params![
                     o.user_id as i64,
                     o.attempt_id,
@@ -29,15 +41,19 @@ impl OtpStore for SqliteStore {
         .await
     }
 
-    async fn otp(&self, user_id: u64) -> Result<Option<OtpRecord>, StoreError> {
+    async fn otp(&self, user_id: u64, kind: OtpKind) -> Result<Option<OtpRecord>, StoreError> {
         self.with(move |c| {
             c.query_row(
-                "SELECT attempt_id, code_hash, expires_at, tries_left, open_tries_left
-                 FROM otps WHERE user_id = ?1",
+                &format!(
+                    "SELECT attempt_id, code_hash, expires_at, tries_left, open_tries_left
+                     FROM {} WHERE user_id = ?1",
+                    table(kind)
+                ),
                 [user_id as i64],
                 |r| {
                     Ok(OtpRecord {
                         user_id,
+                        kind,
                         attempt_id: r.get(0)?,
                         code_hash: r.get(1)?,
                         expires_at: r.get(2)?,
@@ -51,11 +67,19 @@ impl OtpStore for SqliteStore {
         .await
     }
 
-    async fn take_otp(&self, user_id: u64, attempt_id: &str) -> Result<bool, StoreError> {
+    async fn take_otp(
+        &self,
+        user_id: u64,
+        kind: OtpKind,
+        attempt_id: &str,
+    ) -> Result<bool, StoreError> {
         let attempt = attempt_id.to_string();
         self.with(move |c| {
             c.execute(
-                "DELETE FROM otps WHERE user_id = ?1 AND attempt_id = ?2",
+                &format!(
+                    "DELETE FROM {} WHERE user_id = ?1 AND attempt_id = ?2",
+                    table(kind)
+                ),
                 params![user_id as i64, attempt],
             )
             .map(|n| n == 1)
@@ -66,24 +90,26 @@ impl OtpStore for SqliteStore {
     async fn spend_otp_try(
         &self,
         user_id: u64,
+        kind: OtpKind,
         attempt_id: &str,
         budget: OtpBudget,
     ) -> Result<bool, StoreError> {
         let attempt = attempt_id.to_string();
-        // Two fixed statements: the column name is never built from input.
-        let sql = match budget {
-            OtpBudget::Handle => {
-                "UPDATE otps SET tries_left = tries_left - 1
-                 WHERE user_id = ?1 AND attempt_id = ?2 AND tries_left > 0"
-            }
-            OtpBudget::Open => {
-                "UPDATE otps SET open_tries_left = open_tries_left - 1
-                 WHERE user_id = ?1 AND attempt_id = ?2 AND open_tries_left > 0"
-            }
+        // Fixed column names, chosen by the budget: never built from input.
+        let column = match budget {
+            OtpBudget::Handle => "tries_left",
+            OtpBudget::Open => "open_tries_left",
         };
         self.with(move |c| {
-            c.execute(sql, params![user_id as i64, attempt])
-                .map(|n| n == 1)
+            c.execute(
+                &format!(
+                    "UPDATE {table} SET {column} = {column} - 1
+                     WHERE user_id = ?1 AND attempt_id = ?2 AND {column} > 0",
+                    table = table(kind)
+                ),
+                params![user_id as i64, attempt],
+            )
+            .map(|n| n == 1)
         })
         .await
     }

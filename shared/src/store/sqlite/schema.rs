@@ -56,6 +56,14 @@ CREATE TABLE IF NOT EXISTS otps (
     tries_left INTEGER NOT NULL,
     open_tries_left INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS phone_codes (
+    user_id INTEGER PRIMARY KEY,
+    attempt_id TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    tries_left INTEGER NOT NULL,
+    open_tries_left INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS devices (
     token_hash TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL,

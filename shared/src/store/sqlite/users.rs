@@ -244,6 +244,7 @@ impl UserStore for SqliteStore {
             for table in [
                 "refresh_tokens",
                 "otps",
+                "phone_codes",
                 "devices",
                 "verifications",
                 "customer_links",
