@@ -18,8 +18,10 @@ pub mod deactivate_account;
 pub mod delete_account;
 pub mod loans;
 pub mod login;
+pub mod logout;
 pub mod re_verify_email;
 pub mod register;
+pub mod sessions;
 pub mod token;
 pub mod token_refresh;
 pub mod update_user;
@@ -105,6 +107,18 @@ shared::registry! {
     VERIFY_PHONE = "verify-phone" {
         POST "/auth/phone/" => verify_phone::send_code, Code;
         POST "/auth/phone/confirm/" => verify_phone::confirm, Code;
+    }
+    /// `POST /auth/logout/`, `POST /auth/logout-all/`: end this login, or every login of the
+    /// account (or of a user the caller may deactivate).
+    LOGOUT = "logout" {
+        POST "/auth/logout/" => logout::logout, Password;
+        POST "/auth/logout-all/" => logout::logout_all, Code;
+    }
+    /// `GET /auth/sessions/`, `DELETE /auth/sessions/{id}/`: the account's active logins, and
+    /// ending one (the caller's, or of a user the caller may deactivate).
+    SESSIONS = "sessions" {
+        GET "/auth/sessions/" => sessions::list, Code;
+        DELETE "/auth/sessions/{id}/" => sessions::end, Code;
     }
     /// `GET /api/`: the operator's API performance dashboard, its sign-in and sign-out, and
     /// `/api/metrics.json`. None of its routes is counted, so watching the figures does not

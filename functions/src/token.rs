@@ -36,9 +36,8 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     match user {
         Some(user) if matches && user.may_hold_tokens() => {
             ctx.password_was_right(attempt).await;
-            let issuer = ctx.public_base_url(&req)?;
             let pair = ctx
-                .issue_tokens(&issuer, &user, shared::jwt::Earned::Password)
+                .sign_in(&req, &user, shared::jwt::Earned::Password)
                 .await?;
             let device = ctx.device_token(device.as_deref(), user.id).await?;
             Ok(json(

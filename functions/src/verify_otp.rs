@@ -31,9 +31,8 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         .await?
         .filter(|u| u.may_hold_tokens())
         .ok_or_else(|| ApiError::unauthorized(INVALID_CODE))?;
-    let issuer = ctx.public_base_url(&req)?;
     let tokens = ctx
-        .issue_tokens(&issuer, &user, shared::jwt::Earned::PasswordAndCode)
+        .sign_in(&req, &user, shared::jwt::Earned::PasswordAndCode)
         .await?;
     let device = ctx.device_token(device.as_deref(), user.id).await?;
     if let Err(e) = ctx

@@ -1,4 +1,5 @@
-//! Issuing, checking and rotating tokens against the live user record.
+//! Issuing, checking and rotating tokens against the live user record. Every sign-in starts a
+//! session (a login family, `shared::sessions`) with an absolute end; every token names it.
 
 use lambda_http::Request;
 
@@ -6,7 +7,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::jwt::{random_id, Claims, Earned, TokenType};
 use crate::model::User;
 use crate::route::Assurance;
-use crate::store::{RefreshRecord, Rotation};
+use crate::sessions::Origin;
+use crate::store::{RefreshRecord, Rotation, SessionRecord};
 use crate::Ctx;
 
 /// The pair every sign-in answers with.
@@ -20,20 +22,12 @@ pub struct TokenPair {
 /// is valid and only its assurance is not.
 pub const CODE_SIGN_IN_NEEDED: &str = "This needs a sign-in with the one-time code: POST /auth/login/, then POST /auth/login/{id}/ with the code.";
 
-/// How a sign-in was earned, as its tokens record it.
+/// How and when a sign-in was earned, as its tokens record it.
 #[derive(Clone, Debug)]
 struct Earning {
     amr: Vec<String>,
     aud: String,
-}
-
-impl From<Earned> for Earning {
-    fn from(e: Earned) -> Self {
-        Earning {
-            amr: e.amr(),
-            aud: e.aud().to_string(),
-        }
-    }
+    auth_time: i64,
 }
 
 impl Ctx {
@@ -43,17 +37,20 @@ impl Ctx {
         user: &User,
         family: &str,
         how: &Earning,
+        ends_at: i64,
     ) -> ApiResult<(TokenPair, RefreshRecord)> {
         let now = self.now();
+        // No token of the login outlives the login.
         let claims = |token_type, ttl: std::time::Duration| Claims {
             iss: issuer.to_string(),
             sub: user.id.to_string(),
             token_type,
             jti: random_id(),
             iat: now,
-            exp: now + ttl.as_secs() as i64,
+            exp: (now + ttl.as_secs() as i64).min(ends_at),
             ver: user.token_version,
-            fam: (token_type == TokenType::Refresh).then(|| family.to_string()),
+            fam: Some(family.to_string()),
+            auth_time: Some(how.auth_time),
             amr: how.amr.clone(),
             aud: how.aud.clone(),
         };
@@ -74,19 +71,64 @@ impl Ctx {
 
     /// Starts a new login family for `user`, who must be allowed to hold tokens, recording how
     /// the sign-in was `earned`; `issuer` is the API's public base URL ([`Ctx::public_base_url`]).
+    /// The session records no origin: see [`Ctx::sign_in`] for a request's.
     pub async fn issue_tokens(
         &self,
         issuer: &str,
         user: &User,
         earned: Earned,
     ) -> ApiResult<TokenPair> {
+        self.issue_tokens_from(issuer, user, earned, &Origin::default())
+            .await
+    }
+
+    /// [`Ctx::issue_tokens`] for a sign-in made by `req`: its issuer, source and user agent.
+    pub async fn sign_in(
+        &self,
+        req: &Request,
+        user: &User,
+        earned: Earned,
+    ) -> ApiResult<TokenPair> {
+        let issuer = self.public_base_url(req)?;
+        self.issue_tokens_from(&issuer, user, earned, &Origin::of(req))
+            .await
+    }
+
+    async fn issue_tokens_from(
+        &self,
+        issuer: &str,
+        user: &User,
+        earned: Earned,
+        origin: &Origin,
+    ) -> ApiResult<TokenPair> {
         if !user.may_hold_tokens() {
             return Err(ApiError::invalid_token());
         }
-        let (pair, record) = self
-            .sign_pair(issuer, user, &random_id(), &earned.into())
-            .await?;
-        self.store.put_refresh(&record).await?;
+        let now = self.now();
+        let ends_at = now + self.config.session_max.as_secs() as i64;
+        let how = Earning {
+            amr: earned.amr(),
+            aud: earned.aud().to_string(),
+            auth_time: now,
+        };
+        let family = random_id();
+        let (pair, record) = self.sign_pair(issuer, user, &family, &how, ends_at).await?;
+        let session = SessionRecord {
+            family,
+            user_id: user.id,
+            token_version: user.token_version,
+            started_at: now,
+            refreshed_at: now,
+            ends_at,
+            source_ip: origin.source_ip.clone(),
+            user_agent: origin.user_agent.clone(),
+            amr: how.amr,
+            aud: how.aud,
+        };
+        futures::try_join!(
+            self.store.put_refresh(&record),
+            self.store.put_session(&session)
+        )?;
         Ok(pair)
     }
 
@@ -112,17 +154,28 @@ impl Ctx {
     }
 
     /// The user a verified token names, if that token is still honoured (not deactivated, not
-    /// deleted, same token version), or 401.
+    /// deleted, same token version, its session not ended), or 401.
     pub async fn live_user(&self, claims: &Claims) -> ApiResult<User> {
         let id = claims.user_id().ok_or_else(ApiError::invalid_token)?;
+        let ended = |user: &User| {
+            claims
+                .fam
+                .as_deref()
+                .is_some_and(|family| user.session_ended(family))
+        };
         match self.store.user(id).await? {
-            Some(user) if user.token_version == claims.ver && user.may_hold_tokens() => Ok(user),
+            Some(user)
+                if user.token_version == claims.ver && user.may_hold_tokens() && !ended(&user) =>
+            {
+                Ok(user)
+            }
             _ => Err(ApiError::invalid_token()),
         }
     }
 
-    /// Rotates a refresh token: the old one is spent, a new pair of the same family comes back.
-    /// Presenting a spent token revokes its whole family.
+    /// Rotates a refresh token: the old one is spent, a new pair of the same family comes back,
+    /// until the family's absolute end. Presenting a spent token ends the whole family, its
+    /// access tokens included.
     pub async fn rotate(&self, issuer: &str, refresh_token: &str) -> ApiResult<TokenPair> {
         let refused = || ApiError::unauthorized("Invalid or expired refresh token.");
         let claims = self
@@ -131,23 +184,38 @@ impl Ctx {
             .map_err(|e| e.into_api_error(refused()))?;
         let family = claims.fam.clone().ok_or_else(refused)?;
         let user = self.live_user(&claims).await.map_err(|_| refused())?;
-        // A refresh keeps how the sign-in was earned: it never raises (or lowers) assurance.
+        // A refresh keeps how and when the sign-in was earned: it never raises (or lowers)
+        // assurance, nor moves the session's end. (Tokens from before `auth_time` count from
+        // their own issue.)
         let how = Earning {
             amr: claims.amr.clone(),
             aud: claims.aud.clone(),
+            auth_time: claims.auth_time.unwrap_or(claims.iat),
         };
-        let (pair, record) = self.sign_pair(issuer, &user, &family, &how).await?;
-        match self
-            .store
-            .rotate_refresh(&claims.jti, &record, self.now())
-            .await?
-        {
-            Rotation::Rotated => Ok(pair),
+        let now = self.now();
+        let ends_at = how.auth_time + self.config.session_max.as_secs() as i64;
+        if now >= ends_at {
+            return Err(refused());
+        }
+        let (pair, record) = self
+            .sign_pair(issuer, &user, &family, &how, ends_at)
+            .await?;
+        match self.store.rotate_refresh(&claims.jti, &record, now).await? {
+            Rotation::Rotated => {
+                if let Err(e) = self.store.touch_session(&family, now).await {
+                    tracing::warn!(user_id = user.id, error = %e, "session refresh not recorded");
+                }
+                Ok(pair)
+            }
             Rotation::Reused => {
                 tracing::warn!(
                     user_id = user.id,
                     "refresh token re-used: login family revoked"
                 );
+                // Its access tokens too, on their next use.
+                if let Err(e) = self.end_session(&user, &family).await {
+                    tracing::error!(user_id = user.id, error = ?e, "re-used family not ended");
+                }
                 Err(refused())
             }
             Rotation::Unknown => Err(refused()),

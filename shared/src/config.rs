@@ -38,6 +38,8 @@ pub struct Config {
     pub blob_url_key: Option<Vec<u8>>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// The absolute lifetime of a login (`SESSION_MAX_SECS`), however often it is refreshed.
+    pub session_max: Duration,
     pub counter_shards: u32,
     /// The API's public base URL (a custom domain with its base path), when configured: it wins.
     /// Unset in AWS by default, where each request's API Gateway context gives it instead
@@ -162,6 +164,11 @@ impl Config {
             blob_url_key: key("BLOB_URL_KEY")?,
             access_ttl: Duration::from_secs(seconds(&lookup, "ACCESS_TOKEN_TTL_SECS", 300)?),
             refresh_ttl: Duration::from_secs(seconds(&lookup, "REFRESH_TOKEN_TTL_SECS", 86_400)?),
+            session_max: Duration::from_secs(seconds(
+                &lookup,
+                "SESSION_MAX_SECS",
+                DEFAULT_SESSION_MAX_SECS,
+            )?),
             counter_shards: seconds(&lookup, "COUNTER_SHARDS", 4)?.clamp(1, 64) as u32,
             public_base_url: base_url(lookup("PUBLIC_BASE_URL"))?,
             mail_from: lookup("MAIL_FROM").unwrap_or_else(|| "no-reply@fintract.local".into()),
@@ -259,11 +266,15 @@ impl Config {
             blob_url_key: Some(derived_key(&secret, "blob-url")),
             access_ttl: Duration::from_secs(300),
             refresh_ttl: Duration::from_secs(86_400),
+            session_max: Duration::from_secs(DEFAULT_SESSION_MAX_SECS),
             counter_shards: 4,
             clock: Default::default(),
         }
     }
 }
+
+/// A login ends 30 days after its sign-in, however often it is refreshed.
+pub const DEFAULT_SESSION_MAX_SECS: u64 = 30 * 86_400;
 
 /// Three days to open the verification link (it lives one; re-verify sends another).
 pub const UNVERIFIED_TTL_SECS: u64 = 3 * 86_400;
@@ -358,6 +369,7 @@ mod tests {
         assert!(matches!(c.backend, Backend::Embedded { .. }));
         assert_eq!(c.access_ttl, Duration::from_secs(300));
         assert_eq!(c.refresh_ttl, Duration::from_secs(86_400));
+        assert_eq!(c.session_max, Duration::from_secs(30 * 86_400));
         assert!(c.signing_keys.is_none() && c.otp_key.is_none());
     }
 

@@ -23,6 +23,15 @@ impl Fields {
         Ok(Self::new(body_object(req)?))
     }
 
+    /// As [`Fields::from_request`], where a body is optional: none at all is no fields.
+    pub fn from_request_or_empty(req: &Request) -> ApiResult<Self> {
+        let body: &[u8] = req.body().as_ref();
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::new(Map::new()));
+        }
+        Self::from_request(req)
+    }
+
     pub fn new(map: Map<String, Value>) -> Self {
         Fields {
             map,

@@ -202,6 +202,13 @@ pub fn gateway_base_url(req: &Request) -> Option<String> {
     hostname.then(|| format!("https://{}{}", domain.to_ascii_lowercase(), base_path(req)))
 }
 
+/// A path parameter as given, if the route has it.
+pub fn path_param(req: &Request, name: &str) -> Option<String> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_string)
+}
+
 /// A path parameter that must be a user id: a positive whole number that fits in 53 bits.
 pub fn path_id(req: &Request, name: &str) -> ApiResult<u64> {
     let raw = req

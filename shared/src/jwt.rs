@@ -33,8 +33,13 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub ver: u64,
+    /// The login family (session) the token belongs to, in refresh and access tokens alike.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fam: Option<String>,
+    /// When the sign-in behind the token was made (OpenID Connect's claim): the session's
+    /// absolute end counts from it. Kept through refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
     /// How the sign-in behind this token was made (RFC 8176): `pwd`, then `otp` for the code.
     /// Kept through refresh.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -282,6 +287,7 @@ mod tests {
             exp,
             ver: 0,
             fam: None,
+            auth_time: None,
             amr: vec![],
         }
     }

@@ -25,6 +25,7 @@ pub mod otp;
 pub mod password;
 pub mod roles;
 pub mod route;
+pub mod sessions;
 pub mod signin;
 pub mod signing;
 pub mod store;

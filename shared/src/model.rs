@@ -89,12 +89,51 @@ pub struct User {
     /// codes. Accounts stored before confirmation existed start unconfirmed.
     #[serde(default)]
     pub phone_verified: bool,
+    /// Logins (and dashboard sessions) ended before their tokens expire, each kept until the
+    /// last token it could have issued has (`shared::sessions`): read with the user on every
+    /// authenticated request, so ending a session costs no read of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ended_sessions: Vec<EndedSession>,
     /// Bumped by the store on every write: the optimistic-concurrency guard of `update_user`.
     #[serde(default)]
     pub rev: u64,
 }
 
+/// A session ended early: its tokens are refused until `until`, when the last of them expires.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedSession {
+    pub id: String,
+    pub until: i64,
+}
+
+/// The most ended sessions kept on a user; ending one more ends them all instead (the token
+/// version moves on), so the user record stays small.
+pub const MAX_ENDED_SESSIONS: usize = 50;
+
 impl User {
+    /// Whether session `id` (a login family, or a dashboard session) was ended.
+    pub fn session_ended(&self, id: &str) -> bool {
+        self.ended_sessions.iter().any(|e| e.id == id)
+    }
+
+    /// Ends session `id` until `until`, dropping the entries whose tokens have all expired by
+    /// `now`; past [`MAX_ENDED_SESSIONS`], every session ends instead.
+    pub fn end_session(&mut self, id: &str, until: i64, now: i64) {
+        self.ended_sessions.retain(|e| e.until > now);
+        if self.session_ended(id) {
+            return;
+        }
+        if self.ended_sessions.len() >= MAX_ENDED_SESSIONS {
+            self.token_version += 1;
+            self.ended_sessions.clear();
+            return;
+        }
+        self.ended_sessions.push(EndedSession {
+            id: id.to_string(),
+            until,
+        });
+    }
+
     /// Whether this account may hold tokens at all (ARCHITECTURE.md §5).
     pub fn may_hold_tokens(&self) -> bool {
         self.is_active && self.is_verified
@@ -167,6 +206,7 @@ impl NewUser {
             last_login: None,
             pending_email: None,
             phone_verified: false,
+            ended_sessions: Vec::new(),
             rev: 0,
         }
     }
@@ -223,6 +263,23 @@ pub fn skeleton_of_key(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ended_sessions_are_kept_until_their_tokens_expire_and_stay_few() {
+        let mut user = NewUser::sample("ender", UserType::Customer).into_user(1);
+        user.end_session("a", 100, 0);
+        user.end_session("a", 500, 0);
+        assert!(user.session_ended("a") && !user.session_ended("b"));
+        assert_eq!(user.ended_sessions.len(), 1, "once");
+        user.end_session("b", 300, 100);
+        assert!(!user.session_ended("a"), "a's tokens expired at 100");
+        assert!(user.session_ended("b"));
+        for n in 0..MAX_ENDED_SESSIONS {
+            user.end_session(&format!("s{n}"), 1_000, 200);
+        }
+        assert_eq!(user.token_version, 1, "past the limit, every session ends");
+        assert!(user.ended_sessions.is_empty());
+    }
 
     /// Pairs UTS #39's confusables.txt maps to one prototype, in any case.
     #[test]

@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use shared::model::{Account, AccountWithLoans, Loan, NewUser, User, UserType};
 use shared::store::{
     AccountStore, CounterRow, Counters, DataStore, DeviceRecord, DeviceStore, Migration, OtpBudget,
-    OtpKind, OtpRecord, OtpStore, RefreshRecord, Rotation, StatusClass, StoreError, Taken, Tally,
-    Throttles, TokenStore, Update, UserStore, Verification, VerificationStore,
+    OtpKind, OtpRecord, OtpStore, RefreshRecord, Rotation, SessionRecord, SessionStore,
+    StatusClass, StoreError, Taken, Tally, Throttles, TokenStore, Update, UserStore, Verification,
+    VerificationStore,
 };
 
 pub struct PairedReads {
@@ -179,6 +180,25 @@ impl OtpStore for PairedReads {
         self.inner
             .spend_otp_try(user_id, kind, attempt_id, budget)
             .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for PairedReads {
+    async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        self.inner.put_session(session).await
+    }
+    async fn session(&self, family: &str) -> Result<Option<SessionRecord>, StoreError> {
+        self.inner.session(family).await
+    }
+    async fn sessions_of(&self, user_id: u64) -> Result<Vec<SessionRecord>, StoreError> {
+        self.inner.sessions_of(user_id).await
+    }
+    async fn touch_session(&self, family: &str, refreshed_at: i64) -> Result<(), StoreError> {
+        self.inner.touch_session(family, refreshed_at).await
+    }
+    async fn end_session(&self, family: &str, now: i64, keep_until: i64) -> Result<(), StoreError> {
+        self.inner.end_session(family, now, keep_until).await
     }
 }
 

@@ -914,6 +914,17 @@ impl TestApp {
         self.session(user).await.0
     }
 
+    /// Moves the app's clock to the start of a fresh throttling window of `secs` (windows are
+    /// aligned to multiples of their length), so that a test counting attempts up to a limit
+    /// cannot straddle two windows however slowly it runs. Tokens issued before may expire.
+    pub fn start_of_window(&self, secs: i64) {
+        let now = self.ctx.config.clock.now();
+        self.ctx
+            .config
+            .clock
+            .advance(secs - now.rem_euclid(secs) + 1);
+    }
+
     /// Confirms `user`'s phone number through the API, as its owner signed in with `access`:
     /// `POST /auth/phone/`, the code from the text, `POST /auth/phone/confirm/`.
     pub async fn confirm_phone(&self, user: &TestUser, access: &str) {

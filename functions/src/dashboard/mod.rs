@@ -63,11 +63,24 @@ async fn signed(ctx: &Ctx, req: &Request) -> ApiResult<Signed> {
         return Ok(Signed::Ended);
     };
     match ctx.store.user(s.user_id).await? {
-        Some(user) if user.token_version == s.token_version && may_operate(&user) => {
+        Some(user)
+            if user.token_version == s.token_version
+                && may_operate(&user)
+                && !user.session_ended(&s.ended_id()) =>
+        {
             Ok(Signed::In(Box::new(user)))
         }
         _ => Ok(Signed::Ended),
     }
+}
+
+/// The session the request's cookie opens, if any (signed and unexpired; its user unchecked).
+fn cookie_session(ctx: &Ctx, req: &Request) -> Option<Session> {
+    let key = SessionKey::of(ctx)?;
+    let now = ctx.now();
+    session::cookie_values(req)
+        .iter()
+        .find_map(|v| key.open(v, now))
 }
 
 fn session_key(ctx: &Ctx) -> ApiResult<SessionKey> {
@@ -241,11 +254,11 @@ pub async fn login(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
                 if !user.user_type.is_admin() {
                     return Ok(refuse(StatusCode::FORBIDDEN, NOT_AN_OPERATOR));
                 }
-                let cookie = session_key(ctx)?.seal(&Session {
-                    user_id: user.id,
-                    token_version: user.token_version,
-                    expires_at: ctx.now() + session::SESSION_SECS,
-                });
+                let cookie = session_key(ctx)?.seal(&Session::new(
+                    user.id,
+                    user.token_version,
+                    ctx.now() + session::SESSION_SECS,
+                ));
                 tracing::info!(user_id = user.id, "dashboard sign-in");
                 let secure = session::over_https(ctx, &req);
                 let device = ctx.device_token(device.as_deref(), user.id).await?;
@@ -278,6 +291,15 @@ pub async fn logout(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         ));
     }
     if let Ok(Signed::In(user)) = signed(ctx, &req).await {
+        // A copy of the cookie kept from before opens nothing either.
+        if let Some(s) = cookie_session(ctx, &req) {
+            let now = ctx.now();
+            ctx.modify_user(user.id, |u| {
+                u.end_session(&s.ended_id(), s.expires_at, now);
+                Ok(())
+            })
+            .await?;
+        }
         tracing::info!(user_id = user.id, "dashboard sign-out");
     }
     let clear = session::clear_cookie(&base, session::over_https(ctx, &req));

@@ -1,9 +1,9 @@
-//! The operator's session: a cookie holding the user id, the user's token version and an expiry,
-//! signed with HMAC-SHA256 under the dashboard's own key (`DASHBOARD_KEY`, which only the dashboard
-//! function holds). Nothing is stored server-side;
-//! every request re-reads the user, so deactivation or a bumped token version ends the session at
-//! once. Signing out clears the cookie in the browser; a copy taken before then would stay valid
-//! until it expires (at most [`SESSION_SECS`]), which HttpOnly and SameSite=Strict make hard to get.
+//! The operator's session: a cookie holding the user id, the user's token version, an expiry and
+//! a random session id, signed with HMAC-SHA256 under the dashboard's own key (`DASHBOARD_KEY`,
+//! which only the dashboard function holds). Every request re-reads the user, so deactivation or
+//! a bumped token version ends the session at once. Signing out clears the cookie in the browser
+//! and lists the session id on the user as ended (`shared::sessions`) until the cookie would have
+//! expired, so a copy taken before then opens nothing either.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -25,6 +25,26 @@ pub struct Session {
     pub user_id: u64,
     pub token_version: u64,
     pub expires_at: i64,
+    /// Random: what signing out lists as ended.
+    pub sid: u64,
+}
+
+impl Session {
+    /// A new session of `user_id` at `token_version`, until `expires_at`.
+    pub fn new(user_id: u64, token_version: u64, expires_at: i64) -> Self {
+        use rand::RngCore;
+        Session {
+            user_id,
+            token_version,
+            expires_at,
+            sid: rand::rngs::OsRng.next_u64(),
+        }
+    }
+
+    /// The id signing out lists on the user (`User::end_session`).
+    pub fn ended_id(&self) -> String {
+        format!("dashboard:{:016x}", self.sid)
+    }
 }
 
 /// The key sessions are signed with.
@@ -51,11 +71,11 @@ impl SessionKey {
         mac
     }
 
-    /// The cookie value for `session`: `<user id>.<token version>.<expiry>.<signature>`.
+    /// The cookie value for `session`: `<user id>.<token version>.<expiry>.<sid>.<signature>`.
     pub fn seal(&self, session: &Session) -> String {
         let payload = format!(
-            "{}.{}.{}",
-            session.user_id, session.token_version, session.expires_at
+            "{}.{}.{}.{}",
+            session.user_id, session.token_version, session.expires_at, session.sid
         );
         let signature = URL_SAFE_NO_PAD.encode(self.mac(&payload).finalize().into_bytes());
         format!("{payload}.{signature}")
@@ -75,6 +95,7 @@ impl SessionKey {
             user_id: parts.next()?.parse().ok()?,
             token_version: parts.next()?.parse().ok()?,
             expires_at: parts.next()?.parse().ok()?,
+            sid: parts.next()?.parse().ok()?,
         };
         (parts.next().is_none() && session.expires_at > now).then_some(session)
     }
@@ -192,6 +213,7 @@ mod tests {
         user_id: 7,
         token_version: 2,
         expires_at: 2_000,
+        sid: 0xfeed,
     };
 
     #[test]

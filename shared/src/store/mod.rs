@@ -274,6 +274,40 @@ pub enum Rotation {
     Unknown,
 }
 
+/// A login family as its owner and admins see it (`GET /auth/sessions/`): one per sign-in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The family id, which every token of the login carries in `fam`.
+    pub family: String,
+    pub user_id: u64,
+    /// The user's token version at sign-in: a later version ended this session.
+    pub token_version: u64,
+    pub started_at: i64,
+    pub refreshed_at: i64,
+    /// The absolute end of the login, however often it is refreshed.
+    pub ends_at: i64,
+    pub source_ip: String,
+    pub user_agent: String,
+    /// How it was earned (RFC 8176: `pwd`, `otp`).
+    pub amr: Vec<String>,
+    /// The API it was made for (`dfcu`, `fintract`).
+    pub aud: String,
+}
+
+/// Login families, for listing and ending them.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    async fn session(&self, family: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Every session recorded for the user, live or not (the caller filters).
+    async fn sessions_of(&self, user_id: u64) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Records a rotation of the family's refresh token; nothing if the session is gone.
+    async fn touch_session(&self, family: &str, refreshed_at: i64) -> Result<(), StoreError>;
+    /// Removes the session and revokes its family for rotation, together; the revocation is
+    /// kept at least until `keep_until`.
+    async fn end_session(&self, family: &str, now: i64, keep_until: i64) -> Result<(), StoreError>;
+}
+
 /// Refresh tokens, rotated with re-use detection.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
@@ -409,6 +443,7 @@ pub trait DataStore:
     + Throttles
     + KeyStore
     + DeviceStore
+    + SessionStore
 {
 }
 impl<T> DataStore for T where
@@ -421,5 +456,6 @@ impl<T> DataStore for T where
         + Throttles
         + KeyStore
         + DeviceStore
+        + SessionStore
 {
 }

@@ -651,6 +651,7 @@ fn token_check(report: &mut String) {
             exp: now + 300,
             ver: 0,
             fam: None,
+            auth_time: None,
             amr: vec!["pwd".into()],
         })
         .unwrap();

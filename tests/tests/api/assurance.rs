@@ -99,6 +99,7 @@ async fn a_token_for_another_audience_is_refused_everywhere(app: TestApp) {
         exp: now + 300,
         ver: james.token_version,
         fam: None,
+        auth_time: None,
         amr: vec!["pwd".into(), "otp".into()],
         aud: "some-partner".into(),
     });

@@ -256,6 +256,10 @@ const EXPECTED: &[Expected] = &[
     ("verify-phone", 200, |b| {
         b["message"] == "A confirmation code was sent to your phone number."
     }),
+    ("logout", 200, |b| b["message"] == "Signed out."),
+    ("sessions", 200, |b| {
+        b["sessions"].as_array().is_some_and(|s| !s.is_empty())
+    }),
     ("dashboard", 401, |b| b["error"].is_string()),
     ("well-known", 200, |b| {
         b["keys"][0]["kty"] == "OKP" && b["keys"][0].get("d").is_none()

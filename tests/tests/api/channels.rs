@@ -137,6 +137,7 @@ async fn five_wrong_confirmation_codes_burn_it(app: TestApp) {
 
 async fn a_stolen_access_token_cannot_redirect_the_codes(app: TestApp) {
     let user = app.new_user("CUSTOMER").await;
+    app.start_of_window(900);
     let stolen = app.access_of(&user).await;
     let attacker_phone = fresh_phone();
     let attacker_mail = format!("{}@example.net", acceptance::unique("thief"));

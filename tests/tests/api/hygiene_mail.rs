@@ -207,7 +207,7 @@ async fn sign_in_codes_are_budgeted_per_account_by_mail_and_sms(app: TestApp) {
     let access = app.access_of(&user).await;
     app.confirm_phone(&user, &access).await;
     // A fresh window for the budget: confirming took a sign-in code of its own.
-    app.ctx.config.clock.advance(900);
+    app.start_of_window(900);
     let texts_before = app.messages_to(&user.phone).await.len();
     for n in 0..10 {
         let channel = if n % 2 == 0 { "Email" } else { "Phone" };

@@ -84,6 +84,7 @@ async fn forgeries_with_the_public_key_are_refused(app: TestApp) {
         exp: now + 300,
         ver: 0,
         fam: None,
+        auth_time: None,
         amr: vec!["pwd".into()],
     };
     let ours = kid_of(&genuine);

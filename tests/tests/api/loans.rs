@@ -93,6 +93,7 @@ async fn every_bad_token_is_invalid_auth_token(app: TestApp) {
         exp,
         ver: 0,
         fam: None,
+        auth_time: None,
         amr: vec![],
         aud: AUD_DFCU.into(),
     };
@@ -222,6 +223,7 @@ async fn refused_tokens_read_nothing_or_show_nothing(app: TestApp) {
         exp,
         ver,
         fam: None,
+        auth_time: None,
         amr: vec![],
         aud: AUD_DFCU.into(),
     };

@@ -23,6 +23,7 @@ mod profile;
 mod refresh;
 mod register;
 mod roles;
+mod sessions;
 mod signin;
 mod store_contract;
 mod template;

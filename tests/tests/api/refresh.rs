@@ -88,6 +88,7 @@ async fn forged_expired_and_garbage_refresh_tokens_are_refused(app: TestApp) {
         exp: now - 10,
         ver: 0,
         fam: Some("f".into()),
+        auth_time: None,
         amr: vec![],
         aud: AUD_DFCU.into(),
     });
@@ -101,6 +102,7 @@ async fn forged_expired_and_garbage_refresh_tokens_are_refused(app: TestApp) {
         exp: now + 1000,
         ver: 0,
         fam: Some("f".into()),
+        auth_time: None,
         amr: vec![],
         aud: AUD_DFCU.into(),
     });
@@ -114,6 +116,7 @@ async fn forged_expired_and_garbage_refresh_tokens_are_refused(app: TestApp) {
         exp: now + 1000,
         ver: 0,
         fam: Some("f".into()),
+        auth_time: None,
         amr: vec![],
         aud: AUD_DFCU.into(),
     });

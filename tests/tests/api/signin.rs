@@ -210,6 +210,7 @@ fn device_of(a: &Answer) -> String {
 }
 
 async fn a_stranger_cannot_lock_a_known_device_out(app: TestApp) {
+    app.start_of_window(900);
     let owner = demo::ADMIN;
     let first = token_from(&app, &app.client, owner.username, owner.password, None).await;
     assert_eq!(first.status, 200, "{:?}", first.body);
@@ -266,6 +267,7 @@ async fn a_stranger_cannot_lock_a_known_device_out(app: TestApp) {
 }
 
 async fn a_device_token_of_another_account_opens_nothing(app: TestApp) {
+    app.start_of_window(900);
     let victim = app.new_user("DEVELOPER").await;
     let stranger_account = app.new_user("DEVELOPER").await;
     let stranger = app.source(2);
@@ -299,6 +301,7 @@ async fn a_device_token_of_another_account_opens_nothing(app: TestApp) {
 }
 
 async fn every_sign_in_path_spends_one_budget_per_account(app: TestApp) {
+    app.start_of_window(900);
     let user = app.new_user("DEVELOPER").await;
     let stranger = app.source(2);
     for _ in 0..4 {
@@ -329,6 +332,7 @@ async fn every_sign_in_path_spends_one_budget_per_account(app: TestApp) {
 }
 
 async fn a_right_password_spends_nothing_of_the_budget(app: TestApp) {
+    app.start_of_window(900);
     let user = app.new_user("DEVELOPER").await;
     for _ in 0..9 {
         assert_eq!(app.token(&user.username, "a guess").await.status, 401);
@@ -376,6 +380,7 @@ async fn unknown_sources_get_thirty_failures_a_day(app: TestApp) {
 }
 
 async fn a_code_sign_in_answers_a_device_token_that_login_accepts(app: TestApp) {
+    app.start_of_window(900);
     let user = app.new_user("CUSTOMER").await;
     let a = app.sign_in(&user).await;
     let device = device_of(&a);

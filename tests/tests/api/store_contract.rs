@@ -4,8 +4,8 @@
 use acceptance::{on_both_backends, TestApp};
 use shared::model::{Account, Loan, NewUser, UserType};
 use shared::store::{
-    DeviceRecord, OtpBudget, OtpKind, OtpRecord, RefreshRecord, Rotation, StatusClass, Taken,
-    Tally, Update,
+    DeviceRecord, OtpBudget, OtpKind, OtpRecord, RefreshRecord, Rotation, SessionRecord,
+    StatusClass, Taken, Tally, Update,
 };
 
 fn new_user(username: &str, email: &str, customer_id: &str) -> NewUser {
@@ -430,7 +430,68 @@ async fn devices_are_found_by_hash_and_refunds_never_go_below_zero(app: TestApp)
     assert_eq!(s.hit("never", 100, 60).await.unwrap(), 1);
 }
 
+async fn sessions_are_listed_per_user_touched_and_ended_with_their_family(app: TestApp) {
+    let s = &app.ctx.store;
+    let session = |family: &str, user_id| SessionRecord {
+        family: family.into(),
+        user_id,
+        token_version: 3,
+        started_at: 100,
+        refreshed_at: 100,
+        ends_at: i64::MAX / 2,
+        source_ip: "203.0.113.7".into(),
+        user_agent: "Agent/1.0 (x)".into(),
+        amr: vec!["pwd".into(), "otp".into()],
+        aud: "fintract".into(),
+    };
+    let (a, b, other) = (session("fa", 41), session("fb", 41), session("fc", 42));
+    for x in [&a, &b, &other] {
+        s.put_session(x).await.unwrap();
+    }
+    assert_eq!(s.session("fa").await.unwrap(), Some(a.clone()));
+    let mut mine = s.sessions_of(41).await.unwrap();
+    mine.sort_by(|x, y| x.family.cmp(&y.family));
+    assert_eq!(mine, [a.clone(), b.clone()]);
+    s.touch_session("fb", 150).await.unwrap();
+    assert_eq!(s.session("fb").await.unwrap().unwrap().refreshed_at, 150);
+    s.touch_session("gone", 150).await.unwrap();
+    assert_eq!(
+        s.session("gone").await.unwrap(),
+        None,
+        "a touch creates nothing"
+    );
+
+    // Ending one removes it and revokes its family: a rotation in it is re-use.
+    let refresh = RefreshRecord {
+        jti: "j1".into(),
+        user_id: 41,
+        family: "fa".into(),
+        expires_at: i64::MAX / 2,
+    };
+    s.put_refresh(&refresh).await.unwrap();
+    s.end_session("fa", 200, 10_000).await.unwrap();
+    assert_eq!(s.session("fa").await.unwrap(), None);
+    let left: Vec<_> = s
+        .sessions_of(41)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| (x.family, x.refreshed_at))
+        .collect();
+    assert_eq!(left, [(b.family.clone(), 150)]);
+    let next = RefreshRecord {
+        jti: "j2".into(),
+        ..refresh
+    };
+    assert_eq!(
+        s.rotate_refresh("j1", &next, 300).await.unwrap(),
+        Rotation::Reused
+    );
+    assert_eq!(s.sessions_of(42).await.unwrap(), [other]);
+}
+
 on_both_backends!(
+    sessions_are_listed_per_user_touched_and_ended_with_their_family,
     a_codes_two_budgets_are_spent_apart_and_only_for_its_attempt,
     devices_are_found_by_hash_and_refunds_never_go_below_zero,
     users_get_increasing_ids_and_are_found_by_each_key,

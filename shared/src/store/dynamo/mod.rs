@@ -11,6 +11,7 @@
 //! | `FAMILY#<id>` | `FAMILY` | a revoked login family |
 //! | `OTP#<user>` | `OTP` | the code of the user's latest login attempt |
 //! | `DEVICE#<hash>` | `DEVICE` | a device the user signed in from |
+//! | `SESSION#<family>` | `SESSION` | a login (family), as its user sees it |
 //! | `VERIFY#<hash>` | `VERIFY` | an e-mail verification link |
 //! | `THROTTLE#<key>#<window>` | `THROTTLE` | attempts in one throttling window |
 //!
@@ -32,6 +33,7 @@ mod keys;
 pub use keys::PUBLISHED_KEYS_PK;
 mod otps;
 pub mod schema;
+mod sessions;
 mod throttles;
 mod tokens;
 mod users;

@@ -12,6 +12,7 @@ mod devices;
 mod keys;
 mod otps;
 mod schema;
+mod sessions;
 mod throttles;
 mod tokens;
 mod users;

@@ -64,6 +64,19 @@ CREATE TABLE IF NOT EXISTS phone_codes (
     tries_left INTEGER NOT NULL,
     open_tries_left INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    family TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    token_version INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    refreshed_at INTEGER NOT NULL,
+    ends_at INTEGER NOT NULL,
+    source_ip TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    amr TEXT NOT NULL,
+    aud TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
 CREATE TABLE IF NOT EXISTS devices (
     token_hash TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL,

@@ -246,6 +246,7 @@ impl UserStore for SqliteStore {
                 "otps",
                 "phone_codes",
                 "devices",
+                "sessions",
                 "verifications",
                 "customer_links",
                 "users",
