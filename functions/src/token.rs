@@ -33,13 +33,15 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         .await?;
     // Verify against a dummy hash for unknown users: the answer takes as long either way.
     let matches = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    if matches {
+        ctx.password_was_right(attempt).await;
+    }
     match user {
         Some(user) if matches && user.may_hold_tokens() => {
-            ctx.password_was_right(attempt).await;
             let pair = ctx
                 .sign_in(&req, &user, shared::jwt::Earned::Password)
                 .await?;
-            let device = ctx.device_token(device.as_deref(), user.id).await?;
+            let device = ctx.device_token(device.as_deref(), &user).await;
             Ok(json(
                 shared::http::StatusCode::OK,
                 &json!({"refresh": pair.refresh, "access": pair.access, "device": device}),

@@ -124,6 +124,15 @@ struct Changes {
 }
 
 impl Changes {
+    /// Whether these changes move `user`'s e-mail address or phone number (where codes go).
+    fn redirects(&self, user: &User) -> bool {
+        self.value(Editable::Email)
+            .is_some_and(|email| is_new_address(user, email))
+            || self
+                .value(Editable::Phone)
+                .is_some_and(|phone| phone != user.phone)
+    }
+
     /// The new value of `field`, if the request changes it.
     fn value(&self, field: Editable) -> Option<&str> {
         self.text
@@ -214,7 +223,9 @@ fn parse(req: &Request, admin: bool) -> ApiResult<Changes> {
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let base_url = ctx.public_base_url(&req)?;
-    let caller = ctx.authenticate(&req).await?;
+    let claims = ctx.verify_access(&req).await?;
+    let caller = ctx.live_user(&claims).await?;
+    shared::auth::assured(&req, &claims)?;
     let id = path_id(&req, "id")?;
     let target = ctx
         .store
@@ -247,8 +258,15 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         .value(Editable::Phone)
         .filter(|p| *p != target.phone)
         .map(str::to_string);
-    if moving_email.is_some() || new_phone.is_some() {
-        reauthenticate(ctx, &caller, changes.current_password.clone()).await?;
+    let reauthenticated = moving_email.is_some() || new_phone.is_some();
+    if reauthenticated {
+        // Guesses are budgeted per login: a stolen token guesses little, and spends nothing of
+        // the account's sign-in budget (which would lock its owner out).
+        let login = claims
+            .fam
+            .clone()
+            .unwrap_or_else(|| format!("user:{}", caller.id));
+        reauthenticate(ctx, &caller, &login, changes.current_password.clone()).await?;
     }
     // After the password: whether an address is taken is no answer for a stolen token alone.
     if let Some(email) = &new_email {
@@ -278,6 +296,11 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     }
     let mut pending = None;
     ctx.modify_user(id, |user| {
+        // Judged again on the user as written: a change made meanwhile may turn a no-op into a
+        // change of address or number, which needs the password.
+        if !reauthenticated && changes.redirects(user) {
+            return Err(password_refusal(PASSWORD_NEEDED));
+        }
         pending = None;
         for (field, value) in &changes.text {
             if let Some(email) = field.apply(user, value.clone()) {
@@ -321,23 +344,47 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     ))
 }
 
+/// Wrong passwords per login (session) before re-authentication answers 429: per window of 15
+/// minutes, and per day.
+const REAUTH_ATTEMPTS: u64 = 10;
+const REAUTH_ATTEMPTS_PER_DAY: u64 = 30;
+
+/// The 400 naming `current_password`.
+fn password_refusal(message: &str) -> ApiError {
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("current_password".to_string(), message.to_string());
+    ApiError::invalid_fields(fields)
+}
+
 /// Checks the caller's own password (whoever the target is: the person acting re-authenticates),
-/// or answers 400 naming `current_password`. Wrong passwords spend the caller's sign-in budget,
-/// so a stolen access token is no way to guess the password either.
-async fn reauthenticate(ctx: &Ctx, caller: &User, presented: Option<String>) -> ApiResult<()> {
-    let refuse = |message: &str| {
-        let mut fields = std::collections::BTreeMap::new();
-        fields.insert("current_password".to_string(), message.to_string());
-        ApiError::invalid_fields(fields)
-    };
+/// or answers 400 naming `current_password`. Wrong passwords spend a budget of the caller's
+/// login, so a stolen access token is no way to guess the password either, and cannot lock the
+/// owner's sign-in out.
+async fn reauthenticate(
+    ctx: &Ctx,
+    caller: &User,
+    login: &str,
+    presented: Option<String>,
+) -> ApiResult<()> {
     let Some(presented) = presented else {
-        return Err(refuse(PASSWORD_NEEDED));
+        return Err(password_refusal(PASSWORD_NEEDED));
     };
-    let attempt = ctx.count_password_attempt(Some(caller), "", None).await?;
+    let window = ctx.count("reauth", login, REAUTH_ATTEMPTS, 900).await?;
+    let day = match ctx
+        .count("reauth-day", login, REAUTH_ATTEMPTS_PER_DAY, 86_400)
+        .await
+    {
+        Ok(day) => day,
+        Err(e) => {
+            ctx.refund(&window).await;
+            return Err(e);
+        }
+    };
     if !password::verify(presented, Some(caller.password_hash.clone())).await {
-        return Err(refuse(WRONG_PASSWORD));
+        return Err(password_refusal(WRONG_PASSWORD));
     }
-    ctx.password_was_right(attempt).await;
+    ctx.refund(&window).await;
+    ctx.refund(&day).await;
     Ok(())
 }
 
@@ -377,7 +424,8 @@ fn change_notice(
         to: to.to_string(),
         subject: "Your Fintract account details are changing".into(),
         body: format!(
-            "On {when} (UTC), from {source}, with the account's password:\n\n{what}\n\n\
+            "On {when} (UTC), from {source}, confirmed with the password of whoever made it:\n\n\
+             {what}\n\n\
              If this was not you, sign in and change your password now, and tell us.",
             when = shared::utc::Utc::of(ctx.now()).readable(),
             what = what.join("\n"),

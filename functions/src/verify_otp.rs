@@ -34,7 +34,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let tokens = ctx
         .sign_in(&req, &user, shared::jwt::Earned::PasswordAndCode)
         .await?;
-    let device = ctx.device_token(device.as_deref(), user.id).await?;
+    let device = ctx.device_token(device.as_deref(), &user).await;
     if let Err(e) = ctx
         .modify_user(id, |u| {
             u.last_login = Some(ctx.now());

@@ -202,11 +202,38 @@ impl Ctx {
             .await?;
         match self.store.rotate_refresh(&claims.jti, &record, now).await? {
             Rotation::Rotated => {
-                if let Err(e) = self.store.touch_session(&family, now).await {
-                    tracing::warn!(user_id = user.id, error = %e, "session refresh not recorded");
+                let keep_until = (now + self.config.refresh_ttl.as_secs() as i64).min(ends_at);
+                match self.store.touch_session(&family, now, keep_until).await {
+                    Ok(true) => {}
+                    // A login from before sessions were recorded (its tokens carry no
+                    // `auth_time`): recorded from now on, so that it can be listed and ended like
+                    // the others. (Any other login without a record has just been ended.)
+                    Ok(false) if claims.auth_time.is_none() => {
+                        let session = SessionRecord {
+                            family: family.clone(),
+                            user_id: user.id,
+                            token_version: user.token_version,
+                            started_at: how.auth_time,
+                            refreshed_at: now,
+                            ends_at,
+                            source_ip: String::new(),
+                            user_agent: String::new(),
+                            amr: how.amr.clone(),
+                            aud: how.aud.clone(),
+                        };
+                        if let Err(e) = self.store.put_session(&session).await {
+                            tracing::warn!(user_id = user.id, error = %e, "session not recorded");
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(user_id = user.id, error = %e, "session refresh not recorded")
+                    }
                 }
                 Ok(pair)
             }
+            // A family that ended already (signed out, ended from the list): nothing more to do.
+            Rotation::Reused if self.store.session(&family).await?.is_none() => Err(refused()),
             Rotation::Reused => {
                 tracing::warn!(
                     user_id = user.id,

@@ -94,6 +94,9 @@ pub struct User {
     /// authenticated request, so ending a session costs no read of its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ended_sessions: Vec<EndedSession>,
+    /// Devices made known before this time are known no more (set when every session ends).
+    #[serde(default)]
+    pub devices_since: i64,
     /// Bumped by the store on every write: the optimistic-concurrency guard of `update_user`.
     #[serde(default)]
     pub rev: u64,
@@ -207,6 +210,7 @@ impl NewUser {
             pending_email: None,
             phone_verified: false,
             ended_sessions: Vec::new(),
+            devices_since: 0,
             rev: 0,
         }
     }

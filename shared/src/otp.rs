@@ -153,9 +153,12 @@ impl Ctx {
             }
             None => {
                 if let Some(ip) = source {
-                    // One window per attempt, ending when the code does.
+                    // One window per attempt, from the code's issue to its expiry (a window that
+                    // starts in the past, as every throttle window does).
+                    let ttl = self.config.otp_ttl.as_secs() as i64;
                     let key = format!("otp-open:{}:{ip}", otp.attempt_id);
-                    if self.store.hit(&key, otp.expires_at, 0).await? > OPEN_TRIES_PER_SOURCE {
+                    let hits = self.store.hit(&key, otp.expires_at - ttl, ttl).await?;
+                    if hits > OPEN_TRIES_PER_SOURCE {
                         return Err(invalid());
                     }
                 }

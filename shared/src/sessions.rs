@@ -91,11 +91,14 @@ impl Ctx {
     }
 
     /// Ends every login of user `id`: its token version moves on, so every token issued before
-    /// (and every dashboard cookie) stops on its next use.
+    /// (and every dashboard cookie) stops on its next use; and the devices it knew are known no
+    /// more.
     pub async fn end_every_session(&self, id: u64) -> ApiResult<()> {
+        let now = self.now();
         self.modify_user(id, |u| {
             u.token_version += 1;
             u.ended_sessions.clear();
+            u.devices_since = now;
             Ok(())
         })
         .await?;

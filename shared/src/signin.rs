@@ -17,8 +17,9 @@ pub const ACCOUNT_ATTEMPTS: u64 = 10;
 pub const WINDOW_SECS: i64 = 900;
 /// Password attempts per account from unknown sources per UTC day.
 pub const ACCOUNT_ATTEMPTS_PER_DAY: u64 = 30;
-/// Password attempts per known device and window.
+/// Password attempts per known device and window, and per day.
 pub const DEVICE_ATTEMPTS: u64 = 10;
+pub const DEVICE_ATTEMPTS_PER_DAY: u64 = 30;
 /// How long a device stays known after the sign-in that made it so.
 pub const DEVICE_TTL_SECS: i64 = 90 * 86_400;
 /// The longest device token read (ours are 32 hex digits).
@@ -29,17 +30,21 @@ pub const MAX_DEVICE_TOKEN: usize = 64;
 pub struct PasswordAttempt(Vec<Counted>);
 
 impl Ctx {
-    /// The device record `token` names, if it is a live known device of `user_id`.
-    async fn known_device(
-        &self,
-        token: Option<&str>,
-        user_id: u64,
-    ) -> ApiResult<Option<DeviceRecord>> {
+    /// The device record `token` names, if any (looked up whether or not the account exists,
+    /// so that the time taken says nothing of it).
+    async fn device_record(&self, token: Option<&str>) -> ApiResult<Option<DeviceRecord>> {
         let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= MAX_DEVICE_TOKEN) else {
             return Ok(None);
         };
-        let found = self.store.device(&crate::crypto::sha256_hex(token)).await?;
-        Ok(found.filter(|d| d.user_id == user_id && d.expires_at > self.now()))
+        Ok(self.store.device(&crate::crypto::sha256_hex(token)).await?)
+    }
+
+    /// Whether `device` is a live known device of `user`: its own, unexpired, and made known
+    /// since the user last ended every session.
+    fn is_known(&self, device: &DeviceRecord, user: &User) -> bool {
+        device.user_id == user.id
+            && device.expires_at > self.now()
+            && device.created_at > user.devices_since
     }
 
     /// Counts a password attempt on `user` (or, for an identifier no account has, on
@@ -52,9 +57,10 @@ impl Ctx {
         identifier: &str,
         device: Option<&str>,
     ) -> ApiResult<PasswordAttempt> {
-        if let Some(user) = user {
-            if let Some(known) = self.known_device(device, user.id).await? {
-                let counted = self
+        let device = self.device_record(device).await?;
+        if let (Some(user), Some(known)) = (user, device) {
+            if self.is_known(&known, user) {
+                let window = self
                     .count(
                         "signin-device",
                         &known.token_hash,
@@ -62,7 +68,22 @@ impl Ctx {
                         WINDOW_SECS,
                     )
                     .await?;
-                return Ok(PasswordAttempt(vec![counted]));
+                let day = match self
+                    .count(
+                        "signin-device-day",
+                        &known.token_hash,
+                        DEVICE_ATTEMPTS_PER_DAY,
+                        86_400,
+                    )
+                    .await
+                {
+                    Ok(day) => day,
+                    Err(e) => {
+                        self.refund(&window).await;
+                        return Err(e);
+                    }
+                };
+                return Ok(PasswordAttempt(vec![window, day]));
             }
         }
         let account = match user {
@@ -92,14 +113,26 @@ impl Ctx {
         }
     }
 
-    /// The device token to answer a successful sign-in of `user_id` with: the one presented if it
-    /// is still a known device of that user, else a new one.
-    pub async fn device_token(&self, presented: Option<&str>, user_id: u64) -> ApiResult<String> {
-        if let Some(token) = presented {
-            if self.known_device(Some(token), user_id).await?.is_some() {
+    /// The device token to answer a successful sign-in of `user` with: the one presented if it
+    /// is still a known device of that user, else a new one; `None` (logged) if a new one could
+    /// not be stored, which fails no sign-in.
+    pub async fn device_token(&self, presented: Option<&str>, user: &User) -> Option<String> {
+        match self.issue_device_token(presented, user).await {
+            Ok(token) => Some(token),
+            Err(e) => {
+                tracing::warn!(user_id = user.id, error = ?e, "device token not issued");
+                None
+            }
+        }
+    }
+
+    async fn issue_device_token(&self, presented: Option<&str>, user: &User) -> ApiResult<String> {
+        if let (Some(token), Some(known)) = (presented, self.device_record(presented).await?) {
+            if self.is_known(&known, user) {
                 return Ok(token.to_string());
             }
         }
+        let user_id = user.id;
         let token = crate::jwt::random_id();
         let now = self.now();
         self.store

@@ -194,8 +194,15 @@ impl SessionStore for PairedReads {
     async fn sessions_of(&self, user_id: u64) -> Result<Vec<SessionRecord>, StoreError> {
         self.inner.sessions_of(user_id).await
     }
-    async fn touch_session(&self, family: &str, refreshed_at: i64) -> Result<(), StoreError> {
-        self.inner.touch_session(family, refreshed_at).await
+    async fn touch_session(
+        &self,
+        family: &str,
+        refreshed_at: i64,
+        keep_until: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .touch_session(family, refreshed_at, keep_until)
+            .await
     }
     async fn end_session(&self, family: &str, now: i64, keep_until: i64) -> Result<(), StoreError> {
         self.inner.end_session(family, now, keep_until).await

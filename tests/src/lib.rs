@@ -627,6 +627,16 @@ pub struct TestUser {
     pub customer_id: String,
 }
 
+/// A token's claims, read without checking it: the server checks; a test only looks.
+pub fn peek_claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a token of three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("a base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
 /// A value no other test in this process uses (messages in moto are shared by all tests).
 pub fn unique(prefix: &str) -> String {
     format!(
@@ -912,6 +922,15 @@ impl TestApp {
     /// `user`'s access token, through login and code.
     pub async fn access_of(&self, user: &TestUser) -> String {
         self.session(user).await.0
+    }
+
+    /// `GET /auth/info/{id}/` as the holder of `token`, which must answer 200: the profile.
+    pub async fn profile(&self, id: u64, token: &str) -> Value {
+        let a = self
+            .call("GET", &format!("/auth/info/{id}/"), None, Some(token))
+            .await;
+        assert_eq!(a.status, 200, "profile of {id}: {:?}", a.body);
+        a.body
     }
 
     /// Moves the app's clock to the start of a fresh throttling window of `secs` (windows are

@@ -261,15 +261,18 @@ pub async fn login(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
                 ));
                 tracing::info!(user_id = user.id, "dashboard sign-in");
                 let secure = session::over_https(ctx, &req);
-                let device = ctx.device_token(device.as_deref(), user.id).await?;
-                Ok(with_header(
-                    see_other(
-                        &format!("{base}/api/"),
-                        &session::set_cookie(&cookie, &base, secure),
+                let signed_in = see_other(
+                    &format!("{base}/api/"),
+                    &session::set_cookie(&cookie, &base, secure),
+                );
+                Ok(match ctx.device_token(device.as_deref(), &user).await {
+                    Some(device) => with_header(
+                        signed_in,
+                        http::header::SET_COOKIE,
+                        &session::set_device_cookie(&device, &base, secure),
                     ),
-                    http::header::SET_COOKIE,
-                    &session::set_device_cookie(&device, &base, secure),
-                ))
+                    None => signed_in,
+                })
             }
             _ => Ok(refuse(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS)),
         }
@@ -294,11 +297,16 @@ pub async fn logout(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         // A copy of the cookie kept from before opens nothing either.
         if let Some(s) = cookie_session(ctx, &req) {
             let now = ctx.now();
-            ctx.modify_user(user.id, |u| {
-                u.end_session(&s.ended_id(), s.expires_at, now);
-                Ok(())
-            })
-            .await?;
+            // The cookie is cleared whatever becomes of this: the browser is signed out.
+            if let Err(e) = ctx
+                .modify_user(user.id, |u| {
+                    u.end_session(&s.ended_id(), s.expires_at, now);
+                    Ok(())
+                })
+                .await
+            {
+                tracing::error!(user_id = user.id, error = ?e, "dashboard session not ended");
+            }
         }
         tracing::info!(user_id = user.id, "dashboard sign-out");
     }

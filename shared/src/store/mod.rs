@@ -231,7 +231,8 @@ pub trait VerificationStore: Send + Sync {
 #[async_trait]
 pub trait Throttles: Send + Sync {
     /// Counts one attempt on `key` in the window starting at `window_start` (lasting
-    /// `window_secs`) and returns the attempts so far in it, this one included.
+    /// `window_secs`) and returns the attempts so far in it, this one included. A window never
+    /// starts after now: the SQLite adapter sweeps the windows that ended before it.
     async fn hit(&self, key: &str, window_start: i64, window_secs: i64) -> Result<u64, StoreError>;
     /// Takes back one attempt counted on `key` in the window starting at `window_start` (an
     /// attempt that turned out to be the account's owner); nothing when that window is gone.
@@ -301,8 +302,15 @@ pub trait SessionStore: Send + Sync {
     async fn session(&self, family: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// Every session recorded for the user, live or not (the caller filters).
     async fn sessions_of(&self, user_id: u64) -> Result<Vec<SessionRecord>, StoreError>;
-    /// Records a rotation of the family's refresh token; nothing if the session is gone.
-    async fn touch_session(&self, family: &str, refreshed_at: i64) -> Result<(), StoreError>;
+    /// Records a rotation of the family's refresh token, the session's record to be kept until
+    /// `keep_until` (its last refresh token's expiry); false (and nothing written) if there is no
+    /// such session.
+    async fn touch_session(
+        &self,
+        family: &str,
+        refreshed_at: i64,
+        keep_until: i64,
+    ) -> Result<bool, StoreError>;
     /// Removes the session and revokes its family for rotation, together; the revocation is
     /// kept at least until `keep_until`.
     async fn end_session(&self, family: &str, now: i64, keep_until: i64) -> Result<(), StoreError>;

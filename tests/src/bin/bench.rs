@@ -617,6 +617,49 @@ async fn dynamodb_round_trips(report: &mut String) {
     )
     .await;
     row("PUT /auth/user-update/", counts().await);
+    let a = app.call("POST", "/auth/phone/", None, Some(&access)).await;
+    served(a, "phone code");
+    row("POST /auth/phone/", counts().await);
+    let code = app.code_sent_to(&user.phone).await;
+    counts().await;
+    let a = app
+        .call(
+            "POST",
+            "/auth/phone/confirm/",
+            Some(&json!({ "code": code })),
+            Some(&access),
+        )
+        .await;
+    served(a, "phone confirmation");
+    row("POST /auth/phone/confirm/", counts().await);
+    let (other, _) = app.session(&user).await;
+    counts().await;
+    let a = app
+        .call("GET", "/auth/sessions/", None, Some(&access))
+        .await;
+    row("GET /auth/sessions/", counts().await);
+    let id = a.body["sessions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["current"] == false))
+        .and_then(|s| s["id"].as_str())
+        .expect("a second session")
+        .to_string();
+    let a = app
+        .call(
+            "DELETE",
+            &format!("/auth/sessions/{id}/"),
+            None,
+            Some(&access),
+        )
+        .await;
+    served(a, "ending a session");
+    row("DELETE /auth/sessions/{id}/", counts().await);
+    drop(other);
+    let (third, _) = app.session(&user).await;
+    counts().await;
+    let a = app.call("POST", "/auth/logout/", None, Some(&third)).await;
+    served(a, "logout");
+    row("POST /auth/logout/", counts().await);
     let a = app
         .call("PUT", "/auth/account-deactivate/", None, Some(&james_code))
         .await;
@@ -627,6 +670,11 @@ async fn dynamodb_round_trips(report: &mut String) {
         .await;
     served(a, "deletion");
     row("DELETE /auth/delete/", counts().await);
+    let a = app
+        .call("POST", "/auth/logout-all/", None, Some(&admin))
+        .await;
+    served(a, "logout-all");
+    row("POST /auth/logout-all/", counts().await);
     writeln!(report).unwrap();
 }
 

@@ -15,16 +15,18 @@ async fn patch(app: &TestApp, id: u64, body: Value, token: &str) -> Answer {
 }
 
 async fn profile(app: &TestApp, user: &TestUser, token: &str) -> Value {
-    let a = app
-        .call(
-            "GET",
-            &format!("/auth/info/{}/", user.id),
-            None,
-            Some(token),
-        )
-        .await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-    a.body
+    app.profile(user.id, token).await
+}
+
+/// `POST /auth/phone/confirm/` with `code`, as the holder of `access`.
+async fn confirm(app: &TestApp, access: &str, code: &str) -> Answer {
+    app.call(
+        "POST",
+        "/auth/phone/confirm/",
+        Some(&json!({ "code": code })),
+        Some(access),
+    )
+    .await
 }
 
 fn fresh_phone() -> String {
@@ -91,14 +93,7 @@ async fn a_code_confirms_only_the_number_it_was_sent_to(app: TestApp) {
     )
     .await;
     assert_eq!(a.status, 200, "{:?}", a.body);
-    let a = app
-        .call(
-            "POST",
-            "/auth/phone/confirm/",
-            Some(&json!({ "code": code })),
-            Some(&access),
-        )
-        .await;
+    let a = confirm(&app, &access, &code).await;
     assert_eq!(a.status, 400, "{:?}", a.body);
     assert_eq!(a.body["fields"]["code"], "Invalid or expired code.");
     assert_eq!(profile(&app, &user, &access).await["phone_verified"], false);
@@ -115,23 +110,14 @@ async fn five_wrong_confirmation_codes_burn_it(app: TestApp) {
     );
     let code = app.code_sent_to(&user.phone).await;
     let wrong = if code == "000000" { "000001" } else { "000000" };
-    let confirm = |c: String| {
-        let access = access.clone();
-        let app = &app;
-        async move {
-            app.call(
-                "POST",
-                "/auth/phone/confirm/",
-                Some(&json!({ "code": c })),
-                Some(&access),
-            )
-            .await
-        }
-    };
     for _ in 0..5 {
-        assert_eq!(confirm(wrong.into()).await.status, 400);
+        assert_eq!(confirm(&app, &access, wrong).await.status, 400);
     }
-    assert_eq!(confirm(code).await.status, 400, "burned after five");
+    assert_eq!(
+        confirm(&app, &access, &code).await.status,
+        400,
+        "burned after five"
+    );
     assert_eq!(profile(&app, &user, &access).await["phone_verified"], false);
 }
 
@@ -175,6 +161,9 @@ async fn a_stolen_access_token_cannot_redirect_the_codes(app: TestApp) {
     );
     let after = app.ctx.store.user(user.id).await.unwrap().unwrap();
     assert_eq!(after, before, "nothing changed");
+    // The guesses spent the stolen login's budget, not the account's: its owner still signs in.
+    let a = app.token(&user.username, &user.password).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
     assert!(app.messages_to(&attacker_mail).await.is_empty());
     assert!(app.messages_to(&attacker_phone).await.is_empty());
 }
@@ -282,14 +271,7 @@ async fn confirmation_texts_are_budgeted_per_account(app: TestApp) {
     assert_eq!(app.messages_to(&user.phone).await.len(), 3);
     // A confirmed number is sent nothing more.
     let code = app.code_sent_to(&user.phone).await;
-    let a = app
-        .call(
-            "POST",
-            "/auth/phone/confirm/",
-            Some(&json!({ "code": code })),
-            Some(&access),
-        )
-        .await;
+    let a = confirm(&app, &access, &code).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     app.ctx.config.clock.advance(3600);
     let access = app.access_of(&user).await;

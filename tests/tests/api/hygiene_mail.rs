@@ -47,16 +47,7 @@ async fn change_email_as(
 }
 
 async fn pending_email(app: &TestApp, user: &TestUser, token: &str) -> Value {
-    let info = app
-        .call(
-            "GET",
-            &format!("/auth/info/{}/", user.id),
-            None,
-            Some(token),
-        )
-        .await;
-    assert_eq!(info.status, 200, "{:?}", info.body);
-    info.body["pending_email"].clone()
+    app.profile(user.id, token).await["pending_email"].clone()
 }
 
 fn assert_throttled(a: &acceptance::Answer) {

@@ -3,20 +3,8 @@
 //! re-use, a logout or its user (or an admin) ending it stops its access tokens on their next
 //! use; `logout-all` ends every login; a dashboard cookie copied before sign-out opens nothing.
 
-use acceptance::{demo, on_both_backends, Answer, TestApp, TestUser};
+use acceptance::{demo, on_both_backends, peek_claims, Answer, TestApp, TestUser};
 use serde_json::{json, Value};
-
-/// A token's claims, read without checking it (the server checks; this test only looks).
-fn claims(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).expect("three parts");
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
-}
 
 /// The default absolute lifetime of a login (`SESSION_MAX_SECS`).
 const SESSION_MAX_SECS: i64 = 30 * 86_400;
@@ -83,7 +71,7 @@ async fn a_login_ends_at_its_absolute_end_however_often_it_is_refreshed(app: Tes
         }
         assert_eq!(a.status, 200, "{:?}", a.body);
         let (_, next) = pair(&a);
-        let exp = claims(&next)["exp"].as_i64().unwrap();
+        let exp = peek_claims(&next)["exp"].as_i64().unwrap();
         assert!(
             exp <= started + SESSION_MAX_SECS + 5,
             "a refresh token never outlives its login"
@@ -126,6 +114,15 @@ async fn logout_ends_this_login_at_once_and_no_other(app: TestApp) {
     );
     assert_eq!(info(&app, &user, &other_access).await, 200);
     assert_eq!(app.refresh(&other_refresh).await.status, 200);
+    // Long after, the ended login's refresh token is still refused, and writes nothing.
+    app.ctx.config.clock.advance(600);
+    let before = app.ctx.store.user(user.id).await.unwrap().unwrap();
+    assert_eq!(app.refresh(&refresh).await.status, 401);
+    let after = app.ctx.store.user(user.id).await.unwrap().unwrap();
+    assert_eq!(
+        after.rev, before.rev,
+        "no re-use alarm for a signed-out login"
+    );
 }
 
 async fn logout_all_ends_every_login_of_the_account(app: TestApp) {
@@ -317,9 +314,10 @@ fn no_redirects() -> reqwest::Client {
         .expect("client")
 }
 
-async fn a_dashboard_cookie_copied_before_sign_out_opens_nothing_after(app: TestApp) {
-    let client = no_redirects();
-    let signed_in = client
+/// The dashboard's sign-in form as the demo operator: the status, and the session cookie's
+/// `name=value` if one was set.
+async fn dashboard_sign_in(app: &TestApp, client: &reqwest::Client) -> (u16, Option<String>) {
+    let answer = client
         .post(app.url("/api/login/"))
         .header("origin", &app.base)
         .form(&[
@@ -329,16 +327,22 @@ async fn a_dashboard_cookie_copied_before_sign_out_opens_nothing_after(app: Test
         .send()
         .await
         .unwrap();
-    assert_eq!(signed_in.status().as_u16(), 303);
-    let cookie = signed_in
+    let cookie = answer
         .headers()
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find(|c| c.starts_with("dfcu_dashboard="))
         .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string();
+        .map(str::to_string);
+    (answer.status().as_u16(), cookie)
+}
+
+async fn a_dashboard_cookie_copied_before_sign_out_opens_nothing_after(app: TestApp) {
+    let client = no_redirects();
+    let (status, cookie) = dashboard_sign_in(&app, &client).await;
+    assert_eq!(status, 303);
+    let cookie = cookie.expect("a session cookie");
     let metrics = |cookie: String| {
         let client = client.clone();
         let url = app.url("/api/metrics.json");
@@ -368,17 +372,9 @@ async fn a_dashboard_cookie_copied_before_sign_out_opens_nothing_after(app: Test
         "the copy kept from before the sign-out"
     );
     // Signing in again opens a new session.
-    let again = client
-        .post(app.url("/api/login/"))
-        .header("origin", &app.base)
-        .form(&[
-            ("username", demo::ADMIN.username),
-            ("password", demo::ADMIN.password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status().as_u16(), 303);
+    let (status, again) = dashboard_sign_in(&app, &client).await;
+    assert_eq!(status, 303);
+    assert_ne!(again.as_deref(), Some(cookie.as_str()));
 }
 
 on_both_backends!(

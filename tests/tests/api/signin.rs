@@ -427,7 +427,65 @@ async fn the_dashboard_keeps_a_device_cookie(app: TestApp) {
     assert!(device.contains("Path=/api"), "{device}");
 }
 
+async fn another_accounts_code_tries_reset_no_budget(app: TestApp) {
+    let victim = app.new_user("DEVELOPER").await;
+    let other = app.new_user("CUSTOMER").await;
+    // Two minutes before a window ends: a code issued now outlives the window.
+    app.start_of_window(900);
+    app.ctx.config.clock.advance(900 - 120);
+    let stranger = app.source(2);
+    for _ in 0..10 {
+        let a = token_from(&app, &stranger, &victim.username, "a guess", None).await;
+        assert_eq!(a.status, 401);
+    }
+    let (_, code) = start(&app, &other).await;
+    let a = redeem(&app, &app.source(3), other.id, &wrong(&code, 0), None).await;
+    assert_eq!(a.status, 401);
+    let a = token_from(&app, &stranger, &victim.username, "a guess", None).await;
+    assert_eq!(
+        a.status, 429,
+        "the victim's budget still counts: {:?}",
+        a.body
+    );
+}
+
+async fn logout_all_forgets_every_device(app: TestApp) {
+    app.start_of_window(900);
+    let user = app.new_user("DEVELOPER").await;
+    let a = token_from(&app, &app.client, &user.username, &user.password, None).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let device = device_of(&a);
+    app.ctx.config.clock.advance(1);
+    let access = a.body["access"].as_str().unwrap().to_string();
+    let code_access = app.access_of(&user).await;
+    let out = app
+        .call("POST", "/auth/logout-all/", None, Some(&code_access))
+        .await;
+    assert_eq!(out.status, 200, "{:?}", out.body);
+    drop(access);
+    let stranger = app.source(2);
+    for _ in 0..10 {
+        let a = token_from(&app, &stranger, &user.username, "a guess", None).await;
+        assert_eq!(a.status, 401);
+    }
+    let a = token_from(
+        &app,
+        &app.client,
+        &user.username,
+        &user.password,
+        Some(&device),
+    )
+    .await;
+    assert_eq!(
+        a.status, 429,
+        "a forgotten device is an unknown one: {:?}",
+        a.body
+    );
+}
+
 on_both_backends!(
+    another_accounts_code_tries_reset_no_budget,
+    logout_all_forgets_every_device,
     a_strangers_wrong_codes_never_burn_the_code_of_the_handle_holder,
     a_client_without_the_handle_survives_a_stranger_at_another_address,
     the_open_budget_is_three_per_source_and_ten_in_all,

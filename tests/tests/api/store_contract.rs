@@ -452,9 +452,9 @@ async fn sessions_are_listed_per_user_touched_and_ended_with_their_family(app: T
     let mut mine = s.sessions_of(41).await.unwrap();
     mine.sort_by(|x, y| x.family.cmp(&y.family));
     assert_eq!(mine, [a.clone(), b.clone()]);
-    s.touch_session("fb", 150).await.unwrap();
+    assert!(s.touch_session("fb", 150, 10_000).await.unwrap());
     assert_eq!(s.session("fb").await.unwrap().unwrap().refreshed_at, 150);
-    s.touch_session("gone", 150).await.unwrap();
+    assert!(!s.touch_session("gone", 150, 10_000).await.unwrap());
     assert_eq!(
         s.session("gone").await.unwrap(),
         None,

@@ -1,19 +1,8 @@
 //! `POST /token/` as a client following the DFCU document would call it.
 
-use acceptance::{demo, on_both_backends, TestApp};
-use base64::Engine;
-use serde_json::{json, Value};
+use acceptance::{demo, on_both_backends, peek_claims as claims, TestApp};
+use serde_json::json;
 use shared::model::{NewUser, UserType};
-
-fn claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("three parts");
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
-}
 
 async fn valid_credentials_give_a_refresh_and_access_pair(app: TestApp) {
     let a = app.token(demo::JAMES.username, demo::JAMES.password).await;

@@ -80,19 +80,26 @@ impl SessionStore for DynamoStore {
         query_all(query).await?.iter().map(session_of).collect()
     }
 
-    async fn touch_session(&self, family: &str, refreshed_at: i64) -> Result<(), StoreError> {
+    async fn touch_session(
+        &self,
+        family: &str,
+        refreshed_at: i64,
+        keep_until: i64,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(format!("SESSION#{family}")))
             .key("sk", s("SESSION"))
-            .update_expression("SET refreshed_at = :at")
+            .update_expression("SET refreshed_at = :at, #ttl = :ttl")
             .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":at", n(refreshed_at))
+            .expression_attribute_values(":ttl", n(keep_until))
             .send()
             .await;
-        conditional(result, "UpdateItem").map(drop)
+        conditional(result, "UpdateItem")
     }
 
     async fn end_session(&self, family: &str, now: i64, keep_until: i64) -> Result<(), StoreError> {

@@ -76,7 +76,8 @@ impl TokenStore for DynamoStore {
         match self.transact(items).await? {
             None => Ok(Rotation::Rotated),
             Some(_) => {
-                // Lost the condition: find out whether the token was spent (re-use) or never live.
+                // Lost the condition: find out whether the token was spent (re-use), its family
+                // revoked, or it was never live; or the transaction merely conflicted.
                 let Some(old) = self.get(format!("REFRESH#{old_jti}"), "REFRESH").await? else {
                     return Ok(Rotation::Unknown);
                 };
@@ -85,6 +86,20 @@ impl TokenStore for DynamoStore {
                     && number(&old, "expires_at")? > now;
                 if !same_login {
                     return Ok(Rotation::Unknown);
+                }
+                let spent = matches!(old.get("spent"), Some(AttributeValue::Bool(true)));
+                if !spent {
+                    if self
+                        .get(format!("FAMILY#{}", new.family), "FAMILY")
+                        .await?
+                        .is_some()
+                    {
+                        return Ok(Rotation::Reused);
+                    }
+                    // Neither spent nor revoked: a conflict with another write, not a re-use.
+                    return Err(StoreError::Throttled(
+                        "refresh rotation conflicted with another write".into(),
+                    ));
                 }
                 self.put_item(keyed(
                     format!("FAMILY#{}", new.family),

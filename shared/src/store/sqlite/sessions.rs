@@ -81,14 +81,19 @@ impl SessionStore for SqliteStore {
         .await
     }
 
-    async fn touch_session(&self, family: &str, refreshed_at: i64) -> Result<(), StoreError> {
+    async fn touch_session(
+        &self,
+        family: &str,
+        refreshed_at: i64,
+        _keep_until: i64,
+    ) -> Result<bool, StoreError> {
         let family = family.to_string();
         self.with(move |c| {
             c.execute(
                 "UPDATE sessions SET refreshed_at = ?2 WHERE family = ?1",
                 params![family, refreshed_at],
             )
-            .map(drop)
+            .map(|n| n == 1)
         })
         .await
     }
