@@ -369,22 +369,21 @@ async fn reauthenticate(
     let Some(presented) = presented else {
         return Err(password_refusal(PASSWORD_NEEDED));
     };
-    let window = ctx.count("reauth", login, REAUTH_ATTEMPTS, 900).await?;
-    let day = match ctx
-        .count("reauth-day", login, REAUTH_ATTEMPTS_PER_DAY, 86_400)
-        .await
-    {
-        Ok(day) => day,
-        Err(e) => {
-            ctx.refund(&window).await;
-            return Err(e);
-        }
-    };
+    let counted = ctx
+        .count_window_and_day(
+            "reauth",
+            login,
+            REAUTH_ATTEMPTS,
+            900,
+            REAUTH_ATTEMPTS_PER_DAY,
+        )
+        .await?;
     if !password::verify(presented, Some(caller.password_hash.clone())).await {
         return Err(password_refusal(WRONG_PASSWORD));
     }
-    ctx.refund(&window).await;
-    ctx.refund(&day).await;
+    for c in &counted {
+        ctx.refund(c).await;
+    }
     Ok(())
 }
 

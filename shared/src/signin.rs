@@ -58,52 +58,30 @@ impl Ctx {
         device: Option<&str>,
     ) -> ApiResult<PasswordAttempt> {
         let device = self.device_record(device).await?;
-        if let (Some(user), Some(known)) = (user, device) {
-            if self.is_known(&known, user) {
-                let window = self
-                    .count(
-                        "signin-device",
-                        &known.token_hash,
-                        DEVICE_ATTEMPTS,
-                        WINDOW_SECS,
-                    )
-                    .await?;
-                let day = match self
-                    .count(
-                        "signin-device-day",
-                        &known.token_hash,
-                        DEVICE_ATTEMPTS_PER_DAY,
-                        86_400,
-                    )
-                    .await
-                {
-                    Ok(day) => day,
-                    Err(e) => {
-                        self.refund(&window).await;
-                        return Err(e);
-                    }
-                };
-                return Ok(PasswordAttempt(vec![window, day]));
-            }
-        }
-        let account = match user {
-            Some(u) => format!("user:{}", u.id),
-            None => format!("name:{identifier}"),
+        let (scope, key, per_window, per_day) = match (user, device) {
+            (Some(user), Some(known)) if self.is_known(&known, user) => (
+                "signin-device",
+                known.token_hash,
+                DEVICE_ATTEMPTS,
+                DEVICE_ATTEMPTS_PER_DAY,
+            ),
+            (Some(user), _) => (
+                "signin",
+                format!("user:{}", user.id),
+                ACCOUNT_ATTEMPTS,
+                ACCOUNT_ATTEMPTS_PER_DAY,
+            ),
+            (None, _) => (
+                "signin",
+                format!("name:{identifier}"),
+                ACCOUNT_ATTEMPTS,
+                ACCOUNT_ATTEMPTS_PER_DAY,
+            ),
         };
-        let window = self
-            .count("signin", &account, ACCOUNT_ATTEMPTS, WINDOW_SECS)
+        let counted = self
+            .count_window_and_day(scope, &key, per_window, WINDOW_SECS, per_day)
             .await?;
-        let day = match self
-            .count("signin-day", &account, ACCOUNT_ATTEMPTS_PER_DAY, 86_400)
-            .await
-        {
-            Ok(day) => day,
-            Err(e) => {
-                self.refund(&window).await;
-                return Err(e);
-            }
-        };
-        Ok(PasswordAttempt(vec![window, day]))
+        Ok(PasswordAttempt(counted.to_vec()))
     }
 
     /// The password of `attempt` was right: its attempts are taken back.

@@ -44,6 +44,29 @@ impl Ctx {
         Ok(Counted { key, window_start })
     }
 
+    /// Counts an attempt in two windows of `key`: `scope`'s of `window_secs`, and `scope-day`'s
+    /// of a UTC day; a 429 from either leaves neither counted.
+    pub async fn count_window_and_day(
+        &self,
+        scope: &str,
+        key: &str,
+        per_window: u64,
+        window_secs: i64,
+        per_day: u64,
+    ) -> ApiResult<[Counted; 2]> {
+        let window = self.count(scope, key, per_window, window_secs).await?;
+        match self
+            .count(&format!("{scope}-day"), key, per_day, 86_400)
+            .await
+        {
+            Ok(day) => Ok([window, day]),
+            Err(e) => {
+                self.refund(&window).await;
+                Err(e)
+            }
+        }
+    }
+
     /// Takes back a counted attempt (best effort: a refund that fails leaves the count higher,
     /// never lower).
     pub async fn refund(&self, counted: &Counted) {
