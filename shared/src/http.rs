@@ -209,14 +209,17 @@ pub fn path_param(req: &Request, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A path parameter that must be a user id: a positive whole number that fits in 53 bits.
+/// A path parameter that must be a user id: a positive whole number that fits in 53 bits,
+/// written the one way the API writes it (no sign, no leading zero), so `/users/01/` is not a
+/// second name for `/users/1/` in logs, caches and rate-limit keys.
 pub fn path_id(req: &Request, name: &str) -> ApiResult<u64> {
     let raw = req
         .path_parameters_ref()
         .and_then(|p| p.first(name))
         .unwrap_or("");
+    let canonical = raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0');
     match raw.parse::<u64>() {
-        Ok(n) if n > 0 && n < (1 << 53) && !raw.starts_with('+') => Ok(n),
+        Ok(n) if canonical && n < (1 << 53) => Ok(n),
         _ => Err(ApiError::bad_request(format!(
             "The {name} in the path must be a positive whole number."
         ))),
@@ -385,6 +388,8 @@ mod tests {
             "../1",
             "１２",
             "+5",
+            "01",
+            "007",
             "",
         ] {
             assert_eq!(path_id(&with(bad), "id").unwrap_err().status, 400, "{bad}");
