@@ -1,5 +1,6 @@
 //! `PUT /auth/account-deactivate/`: deactivates the caller's account; every token it holds stops
-//! working on the next request, and no flow issues new ones until an admin reactivates it.
+//! working on the next request, and no flow issues new ones until an admin reactivates it. The
+//! account's address is told (`shared::security`).
 
 use serde_json::json;
 use shared::http::{json, StatusCode};
@@ -17,6 +18,12 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     .await?;
     ctx.confirm_a_fintract_admin_remains(&caller).await?;
     tracing::info!(user_id = caller.id, "account deactivated");
+    ctx.security_notice(
+        &req,
+        &caller.email,
+        shared::security::Event::Deactivated { by_admin: false },
+    )
+    .await;
     Ok(json(
         StatusCode::OK,
         &json!({"msg": "Account deactivate request submitted!"}),

@@ -11,7 +11,9 @@
 //! registry entry, then `template.yaml`, `openapi.yaml` and `events/<function>.json`.
 
 pub mod admin_approval;
+pub mod authenticator;
 pub mod avatar;
+pub mod change_password;
 pub mod customer_claims;
 pub mod dashboard;
 pub mod deactivate_account;
@@ -19,6 +21,7 @@ pub mod delete_account;
 pub mod loans;
 pub mod login;
 pub mod logout;
+pub mod password_reset;
 pub mod re_verify_email;
 pub mod register;
 pub mod sessions;
@@ -119,6 +122,25 @@ shared::registry! {
     SESSIONS = "sessions" {
         GET "/auth/sessions/" => sessions::list, Code;
         DELETE "/auth/sessions/{id}/" => sessions::end, Code;
+    }
+    /// `POST /auth/password-reset/`, `POST /auth/password-reset/confirm/`: a link by e-mail to
+    /// set a new password, for whoever forgot theirs.
+    PASSWORD_RESET = "password-reset" {
+        POST "/auth/password-reset/" => password_reset::request, Public;
+        POST "/auth/password-reset/confirm/" => password_reset::confirm, Public;
+    }
+    /// `PUT /auth/change-password/`: the caller's new password, given the current one; every
+    /// other session ends.
+    CHANGE_PASSWORD = "change-password" {
+        PUT "/auth/change-password/" => change_password::handle, Code;
+    }
+    /// `POST /auth/authenticator/`, `POST /auth/authenticator/confirm/`,
+    /// `DELETE /auth/authenticator/`: an authenticator app (TOTP) with recovery codes, turned on
+    /// and off by the caller.
+    AUTHENTICATOR = "authenticator" {
+        POST "/auth/authenticator/" => authenticator::enrol, Code;
+        POST "/auth/authenticator/confirm/" => authenticator::confirm, Code;
+        DELETE "/auth/authenticator/" => authenticator::remove, Code;
     }
     /// `GET /api/`: the operator's API performance dashboard, its sign-in and sign-out, and
     /// `/api/metrics.json`. None of its routes is counted, so watching the figures does not

@@ -1,7 +1,8 @@
-//! `POST /auth/login/`: e-mail and password, then a one-time code by e-mail or SMS. Unknown
-//! addresses and wrong passwords get the same answer in the same time. The answer adds the
-//! attempt's handle (`attempt`, ARCHITECTURE.md §6), with which only this client's tries count
-//! against the code.
+//! `POST /auth/login/`: e-mail and password, then a one-time code by e-mail or SMS, or from the
+//! account's authenticator app (`otpType: Totp`, nothing sent). Unknown addresses and wrong
+//! passwords get the same answer in the same time. The answer adds the attempt's handle
+//! (`attempt`, ARCHITECTURE.md §6), with which only this client's tries count against the code.
+//! Once an authenticator is on, e-mail and SMS codes are refused: no downgrade.
 
 use serde_json::json;
 use shared::fields::Fields;
@@ -13,6 +14,9 @@ use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
 pub const NOT_SENT: &str = "The sign-in code could not be sent. Please try again.";
+pub const NO_AUTHENTICATOR: &str =
+    "This account has no authenticator app: use otpType Email, or turn one on with POST /auth/authenticator/.";
+pub const AUTHENTICATOR_ON: &str = "This account signs in with its authenticator app: use otpType Totp, and a code from the app or one of your recovery codes.";
 pub const PHONE_NOT_CONFIRMED: &str = "This phone number must be confirmed first: sign in with otpType Email, then POST /auth/phone/ and POST /auth/phone/confirm/ with the code it receives.";
 
 #[tracing::instrument(skip_all)]
@@ -21,12 +25,17 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let mut f = Fields::from_request(&req)?;
     let email = f.email("email", true).unwrap_or_default();
     let password = f.required_secret("password", 4 * MAX_PASSWORD_CHARS);
+    let mut by_app = false;
     let channel = match f.required_str("otpType", 16).to_ascii_lowercase().as_str() {
         "email" => Some(Channel::Email),
         "phone" | "sms" => Some(Channel::Sms),
+        "totp" => {
+            by_app = true;
+            None
+        }
         "" => None,
         _ => {
-            f.problem("otpType", "Must be Email or Phone.");
+            f.problem("otpType", "Must be Email, Phone or Totp.");
             None
         }
     };
@@ -55,6 +64,20 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         return Err(ApiError::forbidden(
             "Verify your e-mail address before signing in.",
         ));
+    }
+    if by_app {
+        if user.authenticator.is_none() {
+            return Err(ApiError::bad_request(NO_AUTHENTICATOR));
+        }
+        let attempt = ctx.new_authenticator_attempt(user.id);
+        ctx.store.put_otp(&attempt).await?;
+        return Ok(json(
+            StatusCode::OK,
+            &json!({"data": {"id": user.id, "attempt": attempt.attempt_id}}),
+        ));
+    }
+    if user.authenticator.is_some() {
+        return Err(ApiError::bad_request(AUTHENTICATOR_ON));
     }
     if channel == Channel::Sms && user.phone.is_empty() {
         return Err(ApiError::bad_request(

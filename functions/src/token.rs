@@ -33,6 +33,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         .await?;
     // Verify against a dummy hash for unknown users: the answer takes as long either way.
     let matches = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let known_device = attempt.known_device();
     if matches {
         ctx.password_was_right(attempt).await;
     }
@@ -41,7 +42,15 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             let pair = ctx
                 .sign_in(&req, &user, shared::jwt::Earned::Password)
                 .await?;
-            let device = ctx.device_token(device.as_deref(), &user).await;
+            let device = ctx
+                .device_token(
+                    &req,
+                    device.as_deref(),
+                    Some(known_device),
+                    &user,
+                    "POST /token/",
+                )
+                .await;
             Ok(json(
                 shared::http::StatusCode::OK,
                 &json!({"refresh": pair.refresh, "access": pair.access, "device": device}),

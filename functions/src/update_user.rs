@@ -16,9 +16,10 @@ use serde_json::{json, Value};
 use shared::fields::Fields;
 use shared::http::{body_object, json, path_id, StatusCode};
 use shared::model::{unique_key, User};
-use shared::notify::{Channel, Message};
-use shared::password::{self, MAX_PASSWORD_CHARS};
+use shared::password::MAX_PASSWORD_CHARS;
 use shared::roles::{allowed, refused, Action};
+use shared::security::Event;
+use shared::signin::WRONG_PASSWORD;
 use shared::users::taken_message;
 use shared::validate::{normalize_phone, username_problem};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
@@ -145,7 +146,6 @@ impl Changes {
 /// What `current_password` must hold, and what a wrong one is told.
 pub const PASSWORD_NEEDED: &str =
     "Your current password is needed to change the e-mail address or the phone number.";
-pub const WRONG_PASSWORD: &str = "This is not your current password.";
 
 /// At most this many phone number changes per account an hour (each mails a notice).
 const PHONE_CHANGES_PER_HOUR: u64 = 5;
@@ -260,13 +260,10 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         .map(str::to_string);
     let reauthenticated = moving_email.is_some() || new_phone.is_some();
     if reauthenticated {
-        // Guesses are budgeted per login: a stolen token guesses little, and spends nothing of
-        // the account's sign-in budget (which would lock its owner out).
-        let login = claims
-            .fam
-            .clone()
-            .unwrap_or_else(|| format!("user:{}", caller.id));
-        reauthenticate(ctx, &caller, &login, changes.current_password.clone()).await?;
+        let Some(presented) = changes.current_password.clone() else {
+            return Err(password_refusal(PASSWORD_NEEDED));
+        };
+        ctx.reauthenticate(&caller, &claims, presented).await?;
     }
     // After the password: whether an address is taken is no answer for a stolen token alone.
     if let Some(email) = &new_email {
@@ -320,6 +317,10 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     .await?;
     if changes.is_active == Some(false) {
         ctx.confirm_a_fintract_admin_remains(&target).await?;
+        if target.is_active {
+            let event = Event::Deactivated { by_admin: true };
+            ctx.security_notice(&req, &target.email, event).await;
+        }
     }
     if let Some(email) = &pending {
         if let Err(e) = ctx.send_verification(&base_url, id, email).await {
@@ -327,16 +328,11 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         }
     }
     if pending.is_some() || new_phone.is_some() {
-        let notice = change_notice(
-            ctx,
-            &req,
-            &target.email,
-            pending.as_deref(),
-            new_phone.as_deref(),
-        );
-        if let Err(e) = ctx.notifier.send(&notice).await {
-            tracing::error!(user_id = id, error = ?e, "notice of a changed address not sent");
-        }
+        let event = Event::DetailsChanging {
+            new_email: pending.as_deref(),
+            new_phone: new_phone.as_deref(),
+        };
+        ctx.security_notice(&req, &target.email, event).await;
     }
     Ok(json(
         StatusCode::OK,
@@ -344,92 +340,11 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     ))
 }
 
-/// Wrong passwords per login (session) before re-authentication answers 429: per window of 15
-/// minutes, and per day.
-const REAUTH_ATTEMPTS: u64 = 10;
-const REAUTH_ATTEMPTS_PER_DAY: u64 = 30;
-
 /// The 400 naming `current_password`.
 fn password_refusal(message: &str) -> ApiError {
     let mut fields = std::collections::BTreeMap::new();
     fields.insert("current_password".to_string(), message.to_string());
     ApiError::invalid_fields(fields)
-}
-
-/// Checks the caller's own password (whoever the target is: the person acting re-authenticates),
-/// or answers 400 naming `current_password`. Wrong passwords spend a budget of the caller's
-/// login, so a stolen access token is no way to guess the password either, and cannot lock the
-/// owner's sign-in out.
-async fn reauthenticate(
-    ctx: &Ctx,
-    caller: &User,
-    login: &str,
-    presented: Option<String>,
-) -> ApiResult<()> {
-    let Some(presented) = presented else {
-        return Err(password_refusal(PASSWORD_NEEDED));
-    };
-    let counted = ctx
-        .count_window_and_day(
-            "reauth",
-            login,
-            REAUTH_ATTEMPTS,
-            900,
-            REAUTH_ATTEMPTS_PER_DAY,
-        )
-        .await?;
-    if !password::verify(presented, Some(caller.password_hash.clone())).await {
-        return Err(password_refusal(WRONG_PASSWORD));
-    }
-    for c in &counted {
-        ctx.refund(c).await;
-    }
-    Ok(())
-}
-
-/// The mail that tells the account's current address that its e-mail address or phone number is
-/// changing: what, when, from where, and what to do if it was not them.
-fn change_notice(
-    ctx: &Ctx,
-    req: &Request,
-    to: &str,
-    new_email: Option<&str>,
-    new_phone: Option<&str>,
-) -> Message {
-    let mut what = Vec::new();
-    if let Some(email) = new_email {
-        what.push(format!(
-            "- A change of its e-mail address to {email} was requested. It takes effect once the \
-             link sent there is opened; until then this address stays in use."
-        ));
-    }
-    if let Some(phone) = new_phone {
-        let tail: String = phone
-            .chars()
-            .rev()
-            .take(3)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        what.push(format!(
-            "- Its phone number was changed to one ending in {tail}. It receives no sign-in codes \
-             until it is confirmed."
-        ));
-    }
-    let source = shared::http::source_ip(req).unwrap_or_else(|| "an unknown address".into());
-    Message {
-        channel: Channel::Email,
-        to: to.to_string(),
-        subject: "Your Fintract account details are changing".into(),
-        body: format!(
-            "On {when} (UTC), from {source}, confirmed with the password of whoever made it:\n\n\
-             {what}\n\n\
-             If this was not you, sign in and change your password now, and tell us.",
-            when = shared::utc::Utc::of(ctx.now()).readable(),
-            what = what.join("\n"),
-        ),
-    }
 }
 
 #[cfg(test)]

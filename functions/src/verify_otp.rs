@@ -1,11 +1,15 @@
 //! `POST /auth/login/{id}/`: the one-time code of the latest login attempt for a token pair,
 //! judged against the attempt's own budget when the attempt's handle comes with it (`attempt`),
 //! else against the open budget (`otp.rs`). The answer adds a device token (`signin.rs`).
+//! An attempt begun with `otpType: Totp` takes a code from the authenticator app or a recovery
+//! code; a mailed or texted code no longer signs in an account whose authenticator is on.
 
 use serde_json::json;
+use shared::authenticator::{is_app_code, is_recovery_code, Accepted};
 use shared::fields::Fields;
 use shared::http::{json, path_id, StatusCode};
-use shared::otp::INVALID_CODE;
+use shared::otp::{Redeemed, INVALID_CODE};
+use shared::security::Event;
 use shared::signin::MAX_DEVICE_TOKEN;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
@@ -17,24 +21,32 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let code = f.required_str("otp", 16);
     let handle = f.optional_str("attempt", 64);
     let device = f.optional_str("device", MAX_DEVICE_TOKEN);
-    let six_digits = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
-    if !code.is_empty() && !six_digits {
-        f.problem("otp", "Must be the 6-digit code.");
+    if !code.is_empty() && !is_app_code(&code) && !is_recovery_code(&code) {
+        f.problem("otp", "Must be the 6-digit code, or a recovery code.");
     }
     f.finish()?;
     let source = shared::http::source_ip(&req);
-    ctx.redeem_otp(id, &code, handle.as_deref(), source.as_deref())
+    let redeemed = ctx
+        .redeem_otp(id, &code, handle.as_deref(), source.as_deref())
         .await?;
     let user = ctx
         .store
         .user(id)
         .await?
         .filter(|u| u.may_hold_tokens())
+        // A code mailed before the authenticator was turned on is no way around it.
+        .filter(|u| redeemed != Redeemed::SentCode || u.authenticator.is_none())
         .ok_or_else(|| ApiError::unauthorized(INVALID_CODE))?;
     let tokens = ctx
         .sign_in(&req, &user, shared::jwt::Earned::PasswordAndCode)
         .await?;
-    let device = ctx.device_token(device.as_deref(), &user).await;
+    if let Redeemed::Authenticator(Accepted::Recovery { left }) = redeemed {
+        ctx.security_notice(&req, &user.email, Event::RecoveryCodeUsed { left })
+            .await;
+    }
+    let device = ctx
+        .device_token(&req, device.as_deref(), None, &user, "with a sign-in code")
+        .await;
     if let Err(e) = ctx
         .modify_user(id, |u| {
             u.last_login = Some(ctx.now());

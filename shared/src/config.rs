@@ -51,6 +51,12 @@ pub struct Config {
     pub outbox_path: PathBuf,
     pub otp_ttl: Duration,
     pub verify_ttl: Duration,
+    /// The link a password-reset mail carries: an absolute http(s) URL of the client
+    /// application's page with `{token}` where the token goes (`PASSWORD_RESET_URL`, as
+    /// djoser's `PASSWORD_RESET_CONFIRM_URL`); unset, a link to this API's confirm route.
+    pub password_reset_url: Option<String>,
+    /// How long a password-reset link works (`PASSWORD_RESET_TTL_SECS`).
+    pub password_reset_ttl: Duration,
     /// How long an account may stay unverified before it counts as gone (its e-mail, username
     /// and customer id claim are then free).
     pub unverified_ttl: Duration,
@@ -178,6 +184,12 @@ impl Config {
                 .into(),
             otp_ttl: Duration::from_secs(seconds(&lookup, "OTP_TTL_SECS", 300)?),
             verify_ttl: Duration::from_secs(seconds(&lookup, "VERIFY_TTL_SECS", 86_400)?),
+            password_reset_url: reset_url(lookup("PASSWORD_RESET_URL"))?,
+            password_reset_ttl: Duration::from_secs(seconds(
+                &lookup,
+                "PASSWORD_RESET_TTL_SECS",
+                3600,
+            )?),
             unverified_ttl: Duration::from_secs(seconds(
                 &lookup,
                 "UNVERIFIED_TTL_SECS",
@@ -251,6 +263,8 @@ impl Config {
             sms_sender_id: "Fintract".into(),
             otp_ttl: Duration::from_secs(300),
             verify_ttl: Duration::from_secs(86_400),
+            password_reset_url: None,
+            password_reset_ttl: Duration::from_secs(3600),
             unverified_ttl: Duration::from_secs(UNVERIFIED_TTL_SECS),
             backend: Backend::Embedded { database_path },
             table_name: "fintract-main".into(),
@@ -304,6 +318,32 @@ fn base_url(value: Option<String>) -> Result<Option<String>, ConfigError> {
             name: "PUBLIC_BASE_URL",
             problem: format!("expected an absolute http(s) URL without a query, got `{value}`"),
         }),
+    }
+}
+
+/// The password-reset link template: an absolute http(s) URL holding `{token}` exactly once;
+/// an empty value is no value.
+fn reset_url(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    let absolute = ["https://", "http://"].iter().any(|p| {
+        value
+            .strip_prefix(p)
+            .is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+    });
+    if absolute && value.matches("{token}").count() == 1 && !value.contains(' ') {
+        Ok(Some(value))
+    } else {
+        Err(ConfigError {
+            name: "PASSWORD_RESET_URL",
+            problem: format!(
+                "expected an absolute http(s) URL with {{token}} in it once, got `{value}`"
+            ),
+        })
     }
 }
 
@@ -399,6 +439,38 @@ mod tests {
         assert_eq!(
             cfg(&[("ACCESS_TOKEN_TTL_SECS", "-5")]).unwrap_err().name,
             "ACCESS_TOKEN_TTL_SECS"
+        );
+    }
+
+    #[test]
+    fn the_reset_link_template_is_optional_absolute_and_holds_the_token_once() {
+        assert_eq!(cfg(&[]).unwrap().password_reset_url, None);
+        assert_eq!(
+            cfg(&[("PASSWORD_RESET_URL", " ")])
+                .unwrap()
+                .password_reset_url,
+            None
+        );
+        let good = "https://app.example/reset/{token}?from=mail";
+        assert_eq!(
+            cfg(&[("PASSWORD_RESET_URL", good)])
+                .unwrap()
+                .password_reset_url
+                .as_deref(),
+            Some(good)
+        );
+        for bad in [
+            "https://app.example/reset",
+            "/reset/{token}",
+            "javascript:{token}",
+            "https://app.example/{token}/{token}",
+            "https:///{token}",
+        ] {
+            assert!(cfg(&[("PASSWORD_RESET_URL", bad)]).is_err(), "{bad}");
+        }
+        assert_eq!(
+            cfg(&[]).unwrap().password_reset_ttl,
+            Duration::from_secs(3600)
         );
     }
 

@@ -6,6 +6,7 @@
 
 pub mod alloc;
 pub mod auth;
+pub mod authenticator;
 pub mod blob;
 pub mod claims;
 pub mod clock;
@@ -25,6 +26,7 @@ pub mod otp;
 pub mod password;
 pub mod roles;
 pub mod route;
+pub mod security;
 pub mod sessions;
 pub mod signin;
 pub mod signing;

@@ -97,9 +97,37 @@ pub struct User {
     /// Devices made known before this time are known no more (set when every session ends).
     #[serde(default)]
     pub devices_since: i64,
+    /// The authenticator app (TOTP), once its enrolment was confirmed: then sign-in codes by
+    /// e-mail or SMS no longer sign this account in (`shared::authenticator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticator: Option<Authenticator>,
+    /// An authenticator being enrolled, until a first code from it confirms it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticator_pending: Option<PendingAuthenticator>,
     /// Bumped by the store on every write: the optimistic-concurrency guard of `update_user`.
     #[serde(default)]
     pub rev: u64,
+}
+
+/// An account's authenticator app. Its secret is sealed (AES-256-GCM under a key derived from
+/// `OTP_KEY`, bound to the user id); recovery codes are kept only as HMACs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authenticator {
+    pub secret: String,
+    pub since: i64,
+    /// The last time step whose code was accepted: a code of it, or of an earlier step, is
+    /// refused (no replay within the code's window).
+    pub last_step: u64,
+    /// The unused recovery codes' hashes.
+    pub recovery_codes: Vec<String>,
+}
+
+/// An authenticator enrolment waiting for its first code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthenticator {
+    pub secret: String,
+    pub expires_at: i64,
+    pub tries_left: u32,
 }
 
 /// A session ended early: its tokens are refused until `until`, when the last of them expires.
@@ -211,6 +239,8 @@ impl NewUser {
             phone_verified: false,
             ended_sessions: Vec::new(),
             devices_since: 0,
+            authenticator: None,
+            authenticator_pending: None,
             rev: 0,
         }
     }

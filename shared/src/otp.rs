@@ -29,6 +29,19 @@ pub const OPEN_TRIES_PER_SOURCE: u64 = 3;
 /// The one answer to every code that does not sign the user in.
 pub const INVALID_CODE: &str = "Invalid or expired code.";
 
+/// What an attempt to be redeemed with the authenticator app stores in place of a code's hash
+/// (never a hash: those are 64 hex digits).
+const AUTHENTICATOR_ATTEMPT: &str = "authenticator";
+
+/// What signed a login attempt in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The code mailed or texted for the attempt.
+    SentCode,
+    /// The authenticator app's code, or a recovery code.
+    Authenticator(crate::authenticator::Accepted),
+}
+
 /// A uniformly random six-digit code.
 pub fn generate_code() -> String {
     format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32))
@@ -49,7 +62,7 @@ fn phone_context(phone: &str, attempt_id: &str) -> String {
 
 impl Ctx {
     /// The code key: only the functions that issue or redeem codes hold it.
-    fn otp_key(&self) -> ApiResult<&[u8]> {
+    pub(crate) fn otp_key(&self) -> ApiResult<&[u8]> {
         self.config
             .otp_key
             .as_deref()
@@ -70,6 +83,20 @@ impl Ctx {
             open_tries_left: OPEN_TRIES,
         };
         Ok((record, code))
+    }
+
+    /// A new login attempt to be redeemed with the authenticator app (or a recovery code): no
+    /// code is sent; the attempt has its handle and both budgets of tries, as a sent code's.
+    pub fn new_authenticator_attempt(&self, user_id: u64) -> OtpRecord {
+        OtpRecord {
+            user_id,
+            kind: OtpKind::SignIn,
+            code_hash: AUTHENTICATOR_ATTEMPT.into(),
+            attempt_id: crate::jwt::random_id(),
+            expires_at: self.now() + self.config.otp_ttl.as_secs() as i64,
+            tries_left: MAX_TRIES,
+            open_tries_left: OPEN_TRIES,
+        }
     }
 
     /// A fresh code confirming that `phone` is `user_id`'s: bound to that number (a code sent to
@@ -124,16 +151,18 @@ impl Ctx {
         )
     }
 
-    /// Accepts `code` for `user_id` once, or answers 401. With the attempt's `handle`, a try is
-    /// spent from the handle's budget (a wrong handle spends nothing and never signs in);
-    /// without it, from the open budget, and from `source`'s share of it when there is a source.
+    /// Accepts `code` for `user_id`'s latest login attempt once, or answers 401. With the
+    /// attempt's `handle`, a try is spent from the handle's budget (a wrong handle spends nothing
+    /// and never signs in); without it, from the open budget, and from `source`'s share of it
+    /// when there is a source. An attempt begun for the authenticator app takes a code from the
+    /// app or a recovery code, and nothing else.
     pub async fn redeem_otp(
         &self,
         user_id: u64,
         code: &str,
         handle: Option<&str>,
         source: Option<&str>,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<Redeemed> {
         let key = self.otp_key()?;
         let invalid = || ApiError::unauthorized(INVALID_CODE);
         let kind = OtpKind::SignIn;
@@ -173,11 +202,18 @@ impl Ctx {
         {
             return Err(invalid());
         }
+        if otp.code_hash == AUTHENTICATOR_ATTEMPT {
+            let accepted = self.redeem_authenticator(user_id, code, invalid).await?;
+            return match self.store.take_otp(user_id, kind, &otp.attempt_id).await? {
+                true => Ok(Redeemed::Authenticator(accepted)),
+                false => Err(invalid()),
+            };
+        }
         let presented = code_hash(key, user_id, &otp.attempt_id, code);
         if bool::from(presented.as_bytes().ct_eq(otp.code_hash.as_bytes())) {
             // Only the caller whose delete succeeds is signed in: a code works once.
             if self.store.take_otp(user_id, kind, &otp.attempt_id).await? {
-                return Ok(());
+                return Ok(Redeemed::SentCode);
             }
         }
         Err(invalid())

@@ -7,6 +7,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::User;
+use crate::security::Event;
 use crate::store::DeviceRecord;
 use crate::throttle::Counted;
 use crate::Ctx;
@@ -25,9 +26,26 @@ pub const DEVICE_TTL_SECS: i64 = 90 * 86_400;
 /// The longest device token read (ours are 32 hex digits).
 pub const MAX_DEVICE_TOKEN: usize = 64;
 
+/// Wrong passwords per login (session) before re-authentication answers 429: per window of 15
+/// minutes, and per day.
+pub const REAUTH_ATTEMPTS: u64 = 10;
+pub const REAUTH_ATTEMPTS_PER_DAY: u64 = 30;
+/// What a wrong `current_password` is told.
+pub const WRONG_PASSWORD: &str = "This is not your current password.";
+
 /// The attempts counted for one password check: taken back when the password was right.
 #[must_use]
-pub struct PasswordAttempt(Vec<Counted>);
+pub struct PasswordAttempt {
+    counted: Vec<Counted>,
+    known_device: bool,
+}
+
+impl PasswordAttempt {
+    /// Whether the attempt presented a known device of the account it named.
+    pub fn known_device(&self) -> bool {
+        self.known_device
+    }
+}
 
 impl Ctx {
     /// The device record `token` names, if any (looked up whether or not the account exists,
@@ -58,6 +76,7 @@ impl Ctx {
         device: Option<&str>,
     ) -> ApiResult<PasswordAttempt> {
         let device = self.device_record(device).await?;
+        let known_device = matches!((user, &device), (Some(u), Some(d)) if self.is_known(d, u));
         let (scope, key, per_window, per_day) = match (user, device) {
             (Some(user), Some(known)) if self.is_known(&known, user) => (
                 "signin-device",
@@ -81,21 +100,98 @@ impl Ctx {
         let counted = self
             .count_window_and_day(scope, &key, per_window, WINDOW_SECS, per_day)
             .await?;
-        Ok(PasswordAttempt(counted.to_vec()))
+        Ok(PasswordAttempt {
+            counted: counted.to_vec(),
+            known_device,
+        })
+    }
+
+    /// Spends one try of `scope`'s re-authentication budget of the caller's login (`claims`'
+    /// session; the account when the token names none): [`REAUTH_ATTEMPTS`] per window and
+    /// [`REAUTH_ATTEMPTS_PER_DAY`], then 429. Refund the tries once the secret was right.
+    pub async fn reauth_budget(
+        &self,
+        scope: &str,
+        caller: &User,
+        claims: &crate::jwt::Claims,
+    ) -> ApiResult<Vec<Counted>> {
+        let login = claims
+            .fam
+            .clone()
+            .unwrap_or_else(|| format!("user:{}", caller.id));
+        let counted = self
+            .count_window_and_day(
+                scope,
+                &login,
+                REAUTH_ATTEMPTS,
+                WINDOW_SECS,
+                REAUTH_ATTEMPTS_PER_DAY,
+            )
+            .await?;
+        Ok(counted.to_vec())
+    }
+
+    /// Checks the signed-in caller's own password, `presented` in `current_password` (whoever
+    /// the target of the request is: the person acting re-authenticates), or answers 400 naming
+    /// that field. Wrong passwords spend a budget of the caller's login (`claims`' session), so
+    /// a stolen access token is no way to guess the password, and cannot lock the owner's
+    /// sign-in out either.
+    pub async fn reauthenticate(
+        &self,
+        caller: &User,
+        claims: &crate::jwt::Claims,
+        presented: String,
+    ) -> ApiResult<()> {
+        let counted = self.reauth_budget("reauth", caller, claims).await?;
+        if !crate::password::verify(presented, Some(caller.password_hash.clone())).await {
+            let mut fields = std::collections::BTreeMap::new();
+            fields.insert("current_password".to_string(), WRONG_PASSWORD.to_string());
+            return Err(ApiError::invalid_fields(fields));
+        }
+        for c in &counted {
+            self.refund(c).await;
+        }
+        Ok(())
     }
 
     /// The password of `attempt` was right: its attempts are taken back.
     pub async fn password_was_right(&self, attempt: PasswordAttempt) {
-        for counted in &attempt.0 {
+        for counted in &attempt.counted {
             self.refund(counted).await;
         }
     }
 
-    /// The device token to answer a successful sign-in of `user` with: the one presented if it
-    /// is still a known device of that user, else a new one; `None` (logged) if a new one could
-    /// not be stored, which fails no sign-in.
-    pub async fn device_token(&self, presented: Option<&str>, user: &User) -> Option<String> {
-        match self.issue_device_token(presented, user).await {
+    /// The device token to answer a successful sign-in of `user` by `req` with: the one
+    /// presented if it is still a known device of that user, else a new one, and then the
+    /// account is told of a sign-in from a new device (`how` names the path, `shared::security`).
+    /// `None` (logged) if a new one could not be stored, which fails no sign-in. `known` is
+    /// whether the presented token is known, when the caller has looked it up already
+    /// ([`PasswordAttempt::known_device`]).
+    pub async fn device_token(
+        &self,
+        req: &crate::Request,
+        presented: Option<&str>,
+        known: Option<bool>,
+        user: &User,
+        how: &str,
+    ) -> Option<String> {
+        let known = match known {
+            Some(known) => known,
+            None => match self.device_record(presented).await {
+                Ok(Some(known)) => self.is_known(&known, user),
+                Ok(None) => false,
+                Err(e) => {
+                    tracing::warn!(user_id = user.id, error = ?e, "device not looked up");
+                    false
+                }
+            },
+        };
+        if known {
+            return presented.map(str::to_string);
+        }
+        self.security_notice(req, &user.email, Event::NewDevice { how })
+            .await;
+        match self.new_device_token(user).await {
             Ok(token) => Some(token),
             Err(e) => {
                 tracing::warn!(user_id = user.id, error = ?e, "device token not issued");
@@ -104,12 +200,7 @@ impl Ctx {
         }
     }
 
-    async fn issue_device_token(&self, presented: Option<&str>, user: &User) -> ApiResult<String> {
-        if let (Some(token), Some(known)) = (presented, self.device_record(presented).await?) {
-            if self.is_known(&known, user) {
-                return Ok(token.to_string());
-            }
-        }
+    async fn new_device_token(&self, user: &User) -> ApiResult<String> {
         let user_id = user.id;
         let token = crate::jwt::random_id();
         let now = self.now();

@@ -29,11 +29,15 @@ pub const KEY_HOLDERS: &[(&str, &[&str])] = &[
     // The private signing keys: the functions that issue tokens.
     (
         "JWT_SIGNING_KEYS_ARN",
-        &["token", "token-refresh", "verify-otp"],
+        &["token", "token-refresh", "verify-otp", "change-password"],
     ),
     // The code hashes: sign-in codes issued by login and redeemed by verify-otp; phone
-    // confirmation codes, both ways by verify-phone.
-    ("OTP_KEY_ARN", &["login", "verify-otp", "verify-phone"]),
+    // confirmation codes, both ways by verify-phone; authenticator secrets (sealed under a key
+    // derived from it) and recovery codes, by authenticator and verify-otp.
+    (
+        "OTP_KEY_ARN",
+        &["login", "verify-otp", "verify-phone", "authenticator"],
+    ),
     // The session cookie of the operators' dashboard.
     ("DASHBOARD_KEY_ARN", &["dashboard"]),
 ];

@@ -246,6 +246,7 @@ pub async fn login(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
         let refuse =
             |status, message| login_page(status, &base, Some(Notice::Error(message)), &username);
+        let known_device = attempt.known_device();
         if matches {
             ctx.password_was_right(attempt).await;
         }
@@ -265,7 +266,11 @@ pub async fn login(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
                     &format!("{base}/api/"),
                     &session::set_cookie(&cookie, &base, secure),
                 );
-                Ok(match ctx.device_token(device.as_deref(), &user).await {
+                let how = "the operators' dashboard";
+                let device = ctx
+                    .device_token(&req, device.as_deref(), Some(known_device), &user, how)
+                    .await;
+                Ok(match device {
                     Some(device) => with_header(
                         signed_in,
                         http::header::SET_COOKIE,

@@ -660,6 +660,108 @@ async fn dynamodb_round_trips(report: &mut String) {
     let a = app.call("POST", "/auth/logout/", None, Some(&third)).await;
     served(a, "logout");
     row("POST /auth/logout/", counts().await);
+    // Recovery and the authenticator app, on an account of their own (a password change ends
+    // every session, which the rows below still use).
+    let mut other = app.new_user("CUSTOMER").await;
+    counts().await;
+    let a = app
+        .post_json(
+            "/auth/password-reset/",
+            &json!({ "email": other.email }),
+            None,
+        )
+        .await;
+    served(a, "reset request");
+    row("POST /auth/password-reset/", counts().await);
+    let mail = app.last_message_to(&other.email).await;
+    let token = mail
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("a reset link")
+        .to_string();
+    let reset = "Entebbe harbour kite 17";
+    counts().await;
+    let a = app
+        .post_json(
+            "/auth/password-reset/confirm/",
+            &json!({"token": token, "password": reset, "password2": reset}),
+            None,
+        )
+        .await;
+    served(a, "reset");
+    row("POST /auth/password-reset/confirm/", counts().await);
+    other.password = reset.into();
+    let (other_access, _) = app.session(&other).await;
+    let changed = "Jinja falls copper 63";
+    counts().await;
+    let a = app
+        .call(
+            "PUT",
+            "/auth/change-password/",
+            Some(&json!({"current_password": reset, "password": changed, "password2": changed})),
+            Some(&other_access),
+        )
+        .await;
+    let other_access = a.body["tokens"]["access"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    served(a, "password change");
+    row("PUT /auth/change-password/", counts().await);
+    other.password = changed.into();
+    let a = app
+        .call("POST", "/auth/authenticator/", None, Some(&other_access))
+        .await;
+    let uri = a.body["data"]["otpauth_uri"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    served(a, "enrolment");
+    row("POST /auth/authenticator/", counts().await);
+    let app_code = |app: &TestApp| {
+        totp_rs::TOTP::from_url(&uri)
+            .expect("an otpauth URI")
+            .generate(app.ctx.now() as u64)
+    };
+    let a = app
+        .call(
+            "POST",
+            "/auth/authenticator/confirm/",
+            Some(&json!({ "code": app_code(&app) })),
+            Some(&other_access),
+        )
+        .await;
+    served(a, "authenticator on");
+    row("POST /auth/authenticator/confirm/", counts().await);
+    app.ctx.config.clock.advance(30);
+    let a = app.login(&other.email, &other.password, "Totp").await;
+    let attempt = a.body["data"]["attempt"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    served(a, "login for the app");
+    row("POST /auth/login/ (otpType Totp)", counts().await);
+    let a = app
+        .post_json(
+            &format!("/auth/login/{}/", other.id),
+            &json!({"otp": app_code(&app), "attempt": attempt}),
+            None,
+        )
+        .await;
+    served(a, "app code");
+    row("POST /auth/login/{id}/ (app code)", counts().await);
+    app.ctx.config.clock.advance(30);
+    let a = app
+        .call(
+            "DELETE",
+            "/auth/authenticator/",
+            Some(&json!({ "code": app_code(&app) })),
+            Some(&other_access),
+        )
+        .await;
+    served(a, "authenticator off");
+    row("DELETE /auth/authenticator/", counts().await);
     let a = app
         .call("PUT", "/auth/account-deactivate/", None, Some(&james_code))
         .await;
@@ -755,11 +857,25 @@ async fn main() {
             .unwrap_or(0)
     )
     .unwrap();
-    cold_and_memory(&mut report).await;
-    sizes(&mut report);
-    token_check(&mut report);
-    latency(&mut report).await;
-    dynamodb_round_trips(&mut report).await;
+    // `BENCH_ONLY=dynamodb` (or a comma-separated list of cold, sizes, tokens, latency,
+    // dynamodb) runs only those sections; unset, all of them.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let runs = |section: &str| only.is_empty() || only.split(',').any(|s| s.trim() == section);
+    if runs("cold") {
+        cold_and_memory(&mut report).await;
+    }
+    if runs("sizes") {
+        sizes(&mut report);
+    }
+    if runs("tokens") {
+        token_check(&mut report);
+    }
+    if runs("latency") {
+        latency(&mut report).await;
+    }
+    if runs("dynamodb") {
+        dynamodb_round_trips(&mut report).await;
+    }
     let out = repo().join("target/bench");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("report.md"), &report).unwrap();

@@ -256,6 +256,21 @@ const EXPECTED: &[Expected] = &[
     ("verify-phone", 200, |b| {
         b["message"] == "A confirmation code was sent to your phone number."
     }),
+    ("password-reset", 200, |b| {
+        b["message"]
+            == "If an account uses this address, a link to reset its password has been sent there."
+    }),
+    ("change-password", 400, |b| {
+        b["fields"]["current_password"] == "This is not your current password."
+    }),
+    ("authenticator", 200, |b| {
+        b["data"]["otpauth_uri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("otpauth://totp/Fintract:"))
+            && b["data"]["qr_svg"]
+                .as_str()
+                .is_some_and(|s| s.contains("<svg"))
+    }),
     ("logout", 200, |b| b["message"] == "Signed out."),
     ("sessions", 200, |b| {
         b["sessions"].as_array().is_some_and(|s| !s.is_empty())

@@ -275,6 +275,9 @@ mod embedded {
             children.push(
                 tokio::process::Command::new(&exe)
                     .env("DATABASE_PATH", &db)
+                    // The test's own outbox and blobs, never the checkout's `.local/`.
+                    .env("OUTBOX_PATH", db.with_file_name("outbox.jsonl"))
+                    .env("BLOB_DIR", db.with_file_name("blobs"))
                     .env(
                         "LOCAL_SECRET",
                         std::str::from_utf8(acceptance::TEST_SECRET).unwrap(),

@@ -216,7 +216,7 @@ async fn bad_login_and_code_requests_are_400(app: TestApp) {
         .await;
     assert_eq!(a.body["fields"]["otpType"], "This field is required.");
     let a = app.login(&user.email, &user.password, "Fax").await;
-    assert_eq!(a.body["fields"]["otpType"], "Must be Email or Phone.");
+    assert_eq!(a.body["fields"]["otpType"], "Must be Email, Phone or Totp.");
     assert_eq!(app.verify_otp(user.id, "12ab56").await.status, 400);
     assert_eq!(
         app.post_json(

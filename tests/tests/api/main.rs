@@ -2,6 +2,7 @@
 //! `…::embedded::…` on SQLite, `…::aws::…` on DynamoDB in moto_server.
 
 mod assurance;
+mod authenticator;
 mod boot;
 mod browser;
 mod channels;
@@ -20,6 +21,7 @@ mod loans;
 mod local_tools;
 mod login;
 mod profile;
+mod recovery;
 mod refresh;
 mod register;
 mod roles;

@@ -1,0 +1,178 @@
+//! `POST /auth/authenticator/`, `POST /auth/authenticator/confirm/` and
+//! `DELETE /auth/authenticator/`: the signed-in user (with a code) turns an authenticator app
+//! on, and off again (`shared::authenticator` holds the codes).
+//!
+//! - Enrolment answers the secret, its `otpauth://` URI and the same as an SVG QR code; it
+//!   waits 10 minutes for a first code from the app, with 5 tries. Starting again replaces it.
+//! - The first code turns the app on and answers ten recovery codes, shown this once. From then
+//!   on sign-in takes `otpType: Totp` and a code from the app or a recovery code.
+//! - Removal needs a current code from the app, or a recovery code (spent with it): whoever lost
+//!   the app signs in with one recovery code and removes the app with another, then enrols anew.
+//!   A stolen access token alone removes nothing, and its wrong codes spend a budget of its own
+//!   login, as a wrong `current_password` does.
+//! - Turning on and removal each tell the account's address (`shared::security`).
+
+use serde_json::json;
+use shared::authenticator::{is_app_code, is_recovery_code, ENROLMENT_TTL_SECS};
+use shared::fields::Fields;
+use shared::http::{json, StatusCode};
+use shared::security::Event;
+use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
+
+pub const ALREADY_ON: &str =
+    "An authenticator app is already on for this account: remove it first (DELETE /auth/authenticator/).";
+pub const NOTHING_PENDING: &str =
+    "No enrolment is waiting for a code, or it expired: start again with POST /auth/authenticator/.";
+pub const WRONG_CODE: &str = "Invalid or expired code.";
+pub const NOT_ON: &str = "This account has no authenticator app.";
+pub const ON: &str = "The authenticator app is on. Keep these recovery codes somewhere safe: each signs in once in place of a code from the app, and they are not shown again.";
+pub const OFF: &str = "The authenticator app was removed. Sign-in codes go by e-mail or SMS again.";
+
+/// Enrolments started per account an hour.
+const ENROLMENTS_PER_HOUR: u64 = 10;
+
+/// The 400 naming `code`.
+fn code_refusal(message: &str) -> ApiError {
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("code".to_string(), message.to_string());
+    ApiError::invalid_fields(fields)
+}
+
+/// The `code` field: six digits from the app, or (where `recovery`) a recovery code.
+fn code_field(req: &Request, recovery: bool) -> ApiResult<String> {
+    let mut f = Fields::from_request(req)?;
+    let code = f.required_str("code", 16);
+    let well_formed = is_app_code(&code) || (recovery && is_recovery_code(&code));
+    if !code.is_empty() && !well_formed {
+        f.problem(
+            "code",
+            match recovery {
+                true => "Must be the 6-digit code from the app, or a recovery code.",
+                false => "Must be the 6-digit code from the app.",
+            },
+        );
+    }
+    f.finish()?;
+    Ok(code)
+}
+
+/// `POST /auth/authenticator/`: starts an enrolment.
+#[tracing::instrument(skip_all)]
+pub async fn enrol(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let user = ctx.authenticate(&req).await?;
+    if user.authenticator.is_some() {
+        return Err(ApiError::conflict(ALREADY_ON));
+    }
+    ctx.throttle(
+        "authenticator-enrol",
+        &user.id.to_string(),
+        ENROLMENTS_PER_HOUR,
+        3600,
+    )
+    .await?;
+    let (pending, shown) = ctx.begin_enrolment(&user)?;
+    ctx.modify_user(user.id, |u| {
+        if u.authenticator.is_some() {
+            return Err(ApiError::conflict(ALREADY_ON));
+        }
+        u.authenticator_pending = Some(pending.clone());
+        Ok(())
+    })
+    .await?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({"data": {
+            "secret": shown.secret,
+            "otpauth_uri": shown.uri,
+            "qr_svg": shown.qr_svg,
+            "expires_in": ENROLMENT_TTL_SECS,
+        }}),
+    ))
+}
+
+/// `POST /auth/authenticator/confirm/` with `{"code"}`: the first code from the app turns it on.
+#[tracing::instrument(skip_all)]
+pub async fn confirm(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let user = ctx.authenticate(&req).await?;
+    let code = code_field(&req, false)?;
+    let now = ctx.now();
+    // A try is spent (and written) before the code is judged.
+    let user = ctx
+        .modify_user(user.id, |u| {
+            if u.authenticator.is_some() {
+                return Err(ApiError::conflict(ALREADY_ON));
+            }
+            match &mut u.authenticator_pending {
+                Some(p) if p.expires_at > now && p.tries_left > 0 => {
+                    p.tries_left -= 1;
+                    Ok(())
+                }
+                _ => Err(code_refusal(NOTHING_PENDING)),
+            }
+        })
+        .await?;
+    let Some(pending) = user.authenticator_pending.clone() else {
+        return Err(code_refusal(NOTHING_PENDING));
+    };
+    let step = ctx
+        .app_code_step(user.id, &pending.secret, &code, None)?
+        .ok_or_else(|| code_refusal(WRONG_CODE))?;
+    let (on, recovery_codes) = ctx.turn_on(user.id, &pending, step)?;
+    ctx.modify_user(user.id, |u| {
+        // Only the enrolment the code was judged against.
+        if u.authenticator.is_some()
+            || u.authenticator_pending.as_ref().map(|p| &p.secret) != Some(&pending.secret)
+        {
+            return Err(code_refusal(NOTHING_PENDING));
+        }
+        u.authenticator = Some(on.clone());
+        u.authenticator_pending = None;
+        Ok(())
+    })
+    .await?;
+    tracing::info!(user_id = user.id, "authenticator on");
+    ctx.security_notice(&req, &user.email, Event::AuthenticatorOn)
+        .await;
+    Ok(json(
+        StatusCode::OK,
+        &json!({"message": ON, "data": {"recovery_codes": recovery_codes}}),
+    ))
+}
+
+/// `DELETE /auth/authenticator/` with `{"code"}`: a current code from the app, or a recovery
+/// code, removes it.
+#[tracing::instrument(skip_all)]
+pub async fn remove(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let claims = ctx.verify_access(&req).await?;
+    let user = ctx.live_user(&claims).await?;
+    shared::auth::assured(&req, &claims)?;
+    let code = code_field(&req, true)?;
+    let Some(on) = user.authenticator.clone() else {
+        return Err(ApiError::bad_request(NOT_ON));
+    };
+    // Wrong codes are budgeted per login, as wrong passwords are when re-authenticating.
+    let counted = ctx
+        .reauth_budget("authenticator-remove", &user, &claims)
+        .await?;
+    // Spends the code (a replayed one is refused), then removes the app it belongs to.
+    ctx.redeem_authenticator(user.id, &code, wrong_code).await?;
+    for c in &counted {
+        ctx.refund(c).await;
+    }
+    ctx.modify_user(user.id, |u| {
+        match &u.authenticator {
+            Some(now_on) if now_on.secret == on.secret => u.authenticator = None,
+            _ => return Err(wrong_code()),
+        }
+        Ok(())
+    })
+    .await?;
+    tracing::info!(user_id = user.id, "authenticator removed");
+    ctx.security_notice(&req, &user.email, Event::AuthenticatorOff)
+        .await;
+    Ok(json(StatusCode::OK, &json!({ "message": OFF })))
+}
+
+fn wrong_code() -> ApiError {
+    code_refusal(WRONG_CODE)
+}

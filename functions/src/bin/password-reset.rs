@@ -1,0 +1,6 @@
+//! The `password-reset` Lambda function: build the context once per cold start, then serve its routes.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::run(functions::PASSWORD_RESET).await
+}

@@ -1,0 +1,316 @@
+//! Authenticator apps (ARCHITECTURE.md §6): TOTP codes computed here from the enrolment's
+//! `otpauth://` URI with the app's algorithm, at the app's clock. A code works once; a recovery
+//! code works once; once the app is on, an e-mail or SMS code no longer signs the account in; a
+//! stolen access token removes nothing.
+
+use acceptance::{on_both_backends, Answer, TestApp, TestUser};
+use serde_json::{json, Value};
+
+/// What the user's app would show at `at`, for the enrolment whose URI is `uri`.
+fn app_code(uri: &str, at: i64) -> String {
+    totp_rs::TOTP::from_url(uri)
+        .expect("a valid otpauth URI")
+        .generate(at as u64)
+}
+
+/// The app's code now, by the test's clock.
+fn code_now(app: &TestApp, uri: &str) -> String {
+    app_code(uri, app.ctx.now())
+}
+
+/// Moves the clock to the next 30-second step.
+fn next_step(app: &TestApp) {
+    let now = app.ctx.now();
+    app.ctx.config.clock.advance(30 - now.rem_euclid(30));
+}
+
+async fn enrol(app: &TestApp, access: &str) -> Answer {
+    app.call("POST", "/auth/authenticator/", None, Some(access))
+        .await
+}
+
+async fn confirm(app: &TestApp, access: &str, code: &str) -> Answer {
+    app.call(
+        "POST",
+        "/auth/authenticator/confirm/",
+        Some(&json!({ "code": code })),
+        Some(access),
+    )
+    .await
+}
+
+async fn remove(app: &TestApp, access: &str, code: Option<&str>) -> Answer {
+    let body = match code {
+        Some(c) => json!({ "code": c }),
+        None => json!({}),
+    };
+    app.call("DELETE", "/auth/authenticator/", Some(&body), Some(access))
+        .await
+}
+
+/// Turns an authenticator on for `user` (signed in with `access`): its URI and recovery codes.
+async fn turn_on(app: &TestApp, access: &str) -> (String, Vec<String>) {
+    let a = enrol(app, access).await;
+    assert_eq!(a.status, 200, "enrol: {:?}", a.body);
+    let uri = a.body["data"]["otpauth_uri"].as_str().unwrap().to_string();
+    let a = confirm(app, access, &code_now(app, &uri)).await;
+    assert_eq!(a.status, 200, "confirm: {:?}", a.body);
+    let codes = a.body["data"]["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    (uri, codes)
+}
+
+/// `POST /auth/login/` with `otpType: Totp`, then the code: the code check's answer.
+async fn sign_in_with(app: &TestApp, user: &TestUser, code: &str) -> Answer {
+    let a = app.login(&user.email, &user.password, "Totp").await;
+    assert_eq!(a.status, 200, "login: {:?}", a.body);
+    let attempt = a.body["data"]["attempt"].as_str().unwrap().to_string();
+    app.post_json(
+        &format!("/auth/login/{}/", user.id),
+        &json!({ "otp": code, "attempt": attempt }),
+        None,
+    )
+    .await
+}
+
+fn subjects_contain(messages: &[shared::notify::Message], subject: &str) -> bool {
+    messages.iter().any(|m| m.subject == subject)
+}
+
+async fn an_app_turns_on_with_a_first_code_and_then_signs_in(app: TestApp) {
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    let a = enrol(&app, &access).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let data = &a.body["data"];
+    let uri = data["otpauth_uri"].as_str().unwrap();
+    assert!(uri.starts_with("otpauth://totp/Fintract:"), "{uri}");
+    assert!(uri.contains(data["secret"].as_str().unwrap()));
+    assert!(data["qr_svg"].as_str().unwrap().contains("<svg"));
+    // Not on until confirmed: sign-in by e-mail still works, by app not yet.
+    let a = app.login(&user.email, &user.password, "Totp").await;
+    assert_eq!(a.status, 400, "{:?}", a.body);
+    let a = confirm(&app, &access, "000000").await;
+    assert_eq!(a.status, 400, "a wrong first code: {:?}", a.body);
+    let a = confirm(&app, &access, &code_now(&app, uri)).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let codes = a.body["data"]["recovery_codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 10);
+    let told = app.messages_to(&user.email).await;
+    assert!(subjects_contain(
+        &told,
+        "An authenticator app now protects your Fintract account"
+    ));
+    // A second enrolment is refused while one is on.
+    assert_eq!(enrol(&app, &access).await.status, 409);
+    next_step(&app);
+    let a = sign_in_with(&app, &user, &code_now(&app, uri)).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(
+        acceptance::peek_claims(a.body["tokens"]["access"].as_str().unwrap())["amr"],
+        json!(["pwd", "otp"])
+    );
+}
+
+async fn a_code_from_the_app_works_once(app: TestApp) {
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    let (uri, _) = turn_on(&app, &access).await;
+    // The code that turned the app on cannot sign in within its window.
+    let used = code_now(&app, &uri);
+    let a = sign_in_with(&app, &user, &used).await;
+    assert_eq!(a.status, 401, "the enrolment's code replayed: {:?}", a.body);
+    next_step(&app);
+    let code = code_now(&app, &uri);
+    assert_eq!(sign_in_with(&app, &user, &code).await.status, 200);
+    let a = sign_in_with(&app, &user, &code).await;
+    assert_eq!(a.status, 401, "a sign-in code replayed: {:?}", a.body);
+    // Nor does the previous step's code, still within the skew.
+    let earlier = app_code(&uri, app.ctx.now() - 30);
+    assert_eq!(sign_in_with(&app, &user, &earlier).await.status, 401);
+    // A wrong code is refused, and spends one of the attempt's tries.
+    assert_eq!(sign_in_with(&app, &user, "123456").await.status, 401);
+}
+
+async fn no_downgrade_to_an_e_mail_or_sms_code(app: TestApp) {
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    app.confirm_phone(&user, &access).await;
+    // A code mailed before the app was turned on...
+    let a = app.login(&user.email, &user.password, "Email").await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let mailed = app.code_sent_to(&user.email).await;
+    let (uri, _) = turn_on(&app, &access).await;
+    // ...signs nothing in after.
+    let a = app.verify_otp(user.id, &mailed).await;
+    assert_eq!(a.status, 401, "an older mailed code: {:?}", a.body);
+    let mails = app.messages_to(&user.email).await.len();
+    let texts = app.messages_to(&user.phone).await.len();
+    for channel in ["Email", "Phone", "SMS"] {
+        let a = app.login(&user.email, &user.password, channel).await;
+        assert_eq!(a.status, 400, "{channel}: {:?}", a.body);
+        assert!(a.error().contains("otpType Totp"), "{}", a.error());
+    }
+    assert_eq!(
+        app.messages_to(&user.email).await.len(),
+        mails,
+        "nothing mailed"
+    );
+    assert_eq!(
+        app.messages_to(&user.phone).await.len(),
+        texts,
+        "nothing texted"
+    );
+    next_step(&app);
+    assert_eq!(
+        sign_in_with(&app, &user, &code_now(&app, &uri))
+            .await
+            .status,
+        200
+    );
+}
+
+async fn a_recovery_code_signs_in_once(app: TestApp) {
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    let (_, codes) = turn_on(&app, &access).await;
+    // Typed in capitals, without the dash: still the code.
+    let typed = codes[0].to_uppercase().replace('-', "");
+    let a = sign_in_with(&app, &user, &typed).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let last = app.messages_to(&user.email).await;
+    let notice = last
+        .iter()
+        .rev()
+        .find(|m| m.subject == "A recovery code was used on your Fintract account")
+        .expect("a notice of the recovery code");
+    assert!(notice.body.contains("9 unused"), "{}", notice.body);
+    let a = sign_in_with(&app, &user, &codes[0]).await;
+    assert_eq!(a.status, 401, "a recovery code used twice: {:?}", a.body);
+    // Another account's recovery code is nothing here.
+    let other = app.new_user("CUSTOMER").await;
+    let other_access = app.access_of(&other).await;
+    let (_, other_codes) = turn_on(&app, &other_access).await;
+    assert_eq!(sign_in_with(&app, &user, &other_codes[0]).await.status, 401);
+    assert_eq!(sign_in_with(&app, &user, &codes[1]).await.status, 200);
+}
+
+async fn a_stolen_access_token_cannot_remove_the_app(app: TestApp) {
+    app.start_of_window(900);
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    let (uri, _) = turn_on(&app, &access).await;
+    let a = remove(&app, &access, None).await;
+    assert_eq!(a.status, 400, "no code: {:?}", a.body);
+    assert!(a.body["fields"]["code"].is_string(), "{:?}", a.body);
+    let a = remove(&app, &access, Some("000000")).await;
+    assert_eq!(a.status, 400, "a wrong code: {:?}", a.body);
+    // The code that turned it on was spent.
+    let a = remove(&app, &access, Some(&code_now(&app, &uri))).await;
+    assert_eq!(a.status, 400, "a spent code: {:?}", a.body);
+    // Wrong codes are budgeted per login: ten in a window, two of them spent above.
+    for _ in 0..8 {
+        assert_eq!(remove(&app, &access, Some("000000")).await.status, 400);
+    }
+    let a = remove(&app, &access, Some(&code_now(&app, &uri))).await;
+    assert_eq!(a.status, 429, "{:?}", a.body);
+    let stored = app.ctx.store.user(user.id).await.unwrap().unwrap();
+    assert!(stored.authenticator.is_some(), "still on");
+    // With a current code, from a login of its own, it goes; e-mail codes work again.
+    next_step(&app);
+    let a = sign_in_with(&app, &user, &code_now(&app, &uri)).await;
+    let fresh = a.body["tokens"]["access"].as_str().unwrap().to_string();
+    next_step(&app);
+    let a = remove(&app, &fresh, Some(&code_now(&app, &uri))).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let told = app.messages_to(&user.email).await;
+    assert!(subjects_contain(
+        &told,
+        "The authenticator app was removed from your Fintract account"
+    ));
+    app.sign_in(&user).await;
+}
+
+async fn a_lost_app_is_replaced_with_recovery_codes(app: TestApp) {
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    let (_, codes) = turn_on(&app, &access).await;
+    let a = sign_in_with(&app, &user, &codes[3]).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let access = a.body["tokens"]["access"].as_str().unwrap().to_string();
+    let a = remove(&app, &access, Some(&codes[3])).await;
+    assert_eq!(a.status, 400, "the code just spent: {:?}", a.body);
+    let a = remove(&app, &access, Some(&codes[4])).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let (uri, _) = turn_on(&app, &access).await;
+    next_step(&app);
+    assert_eq!(
+        sign_in_with(&app, &user, &code_now(&app, &uri))
+            .await
+            .status,
+        200
+    );
+    // The old recovery codes went with the old app.
+    assert_eq!(sign_in_with(&app, &user, &codes[5]).await.status, 401);
+}
+
+async fn an_enrolment_takes_five_tries_and_ten_minutes(app: TestApp) {
+    let user = app.new_user("DEVELOPER").await;
+    let access = app.access_of(&user).await;
+    let a = enrol(&app, &access).await;
+    let uri = a.body["data"]["otpauth_uri"].as_str().unwrap().to_string();
+    for _ in 0..5 {
+        assert_eq!(confirm(&app, &access, "000000").await.status, 400);
+    }
+    let a = confirm(&app, &access, &code_now(&app, &uri)).await;
+    assert_eq!(a.status, 400, "past five tries: {:?}", a.body);
+    let a = enrol(&app, &access).await;
+    let uri = a.body["data"]["otpauth_uri"].as_str().unwrap().to_string();
+    app.ctx.config.clock.advance(601);
+    let access = app.access_of(&user).await;
+    let a = confirm(&app, &access, &code_now(&app, &uri)).await;
+    assert_eq!(a.status, 400, "expired: {:?}", a.body);
+    // A password-only token enrols nothing.
+    let dfcu = app.token(&user.username, &user.password).await;
+    let dfcu = dfcu.body["access"].as_str().unwrap().to_string();
+    assert_eq!(enrol(&app, &dfcu).await.status, 403);
+}
+
+async fn the_secret_and_recovery_codes_are_not_stored_in_clear(app: TestApp) {
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    let a = enrol(&app, &access).await;
+    let secret = a.body["data"]["secret"].as_str().unwrap().to_string();
+    let uri = a.body["data"]["otpauth_uri"].as_str().unwrap().to_string();
+    let a = confirm(&app, &access, &code_now(&app, &uri)).await;
+    let codes: Vec<Value> = a.body["data"]["recovery_codes"].as_array().unwrap().clone();
+    let stored = app.ctx.store.user(user.id).await.unwrap().unwrap();
+    let record = serde_json::to_string(&stored).unwrap();
+    assert!(!record.contains(&secret), "the secret in clear");
+    for c in &codes {
+        let c = c.as_str().unwrap();
+        assert!(!record.contains(c) && !record.contains(&c.replace('-', "")));
+    }
+    // Nor does any answer about the user carry it.
+    let profile = app.profile(user.id, &access).await.to_string();
+    assert!(!profile.contains("authenticator") && !profile.contains(&secret));
+    // Without an app, otpType Totp is a 400 that sends nothing.
+    let other = app.new_user("CUSTOMER").await;
+    let a = app.login(&other.email, &other.password, "Totp").await;
+    assert_eq!(a.status, 400, "{:?}", a.body);
+}
+
+on_both_backends!(
+    an_app_turns_on_with_a_first_code_and_then_signs_in,
+    a_code_from_the_app_works_once,
+    no_downgrade_to_an_e_mail_or_sms_code,
+    a_recovery_code_signs_in_once,
+    a_stolen_access_token_cannot_remove_the_app,
+    a_lost_app_is_replaced_with_recovery_codes,
+    an_enrolment_takes_five_tries_and_ten_minutes,
+    the_secret_and_recovery_codes_are_not_stored_in_clear,
+);
