@@ -2,20 +2,27 @@
 //! `DELETE /auth/authenticator/`: the signed-in user (with a code) turns an authenticator app
 //! on, and off again (`shared::authenticator` holds the codes).
 //!
-//! - Enrolment answers the secret, its `otpauth://` URI and the same as an SVG QR code; it
-//!   waits 10 minutes for a first code from the app, with 5 tries. Starting again replaces it.
-//! - The first code turns the app on and answers ten recovery codes, shown this once. From then
-//!   on sign-in takes `otpType: Totp` and a code from the app or a recovery code.
-//! - Removal needs a current code from the app, or a recovery code (spent with it): whoever lost
-//!   the app signs in with one recovery code and removes the app with another, then enrols anew.
-//!   A stolen access token alone removes nothing, and its wrong codes spend a budget of its own
-//!   login, as a wrong `current_password` does.
+//! - Enrolment needs the caller's password (`current_password`: a stolen access token alone
+//!   cannot put an app of its own between the owner and the account). It answers the secret, its
+//!   `otpauth://` URI and the same as an SVG QR code, and waits 10 minutes for a first code from
+//!   the app, with 5 tries. Starting again replaces it.
+//! - The first code turns the app on, answers ten recovery codes, shown this once, and ends
+//!   every session (the caller's too: sessions earned with an e-mail code do not outlive the
+//!   app). From then on sign-in takes `otpType: Totp` and a code from the app or a recovery code.
+//! - Removal needs a current code from the app, or a recovery code, spent in the very write that
+//!   removes the app: whoever lost the app signs in with one recovery code and removes the app
+//!   with another, then enrols anew. A stolen access token alone removes nothing, and its wrong
+//!   codes spend a budget of its own login, as a wrong `current_password` does. An admin who may
+//!   deactivate the account removes it with `{"user_id"}` and no code (the owner who lost the
+//!   app and every recovery code).
 //! - Turning on and removal each tell the account's address (`shared::security`).
 
 use serde_json::json;
 use shared::authenticator::{is_app_code, is_recovery_code, ENROLMENT_TTL_SECS};
 use shared::fields::Fields;
 use shared::http::{json, StatusCode};
+use shared::password::MAX_PASSWORD_CHARS;
+use shared::roles::{allowed, refused, Action};
 use shared::security::Event;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
@@ -59,10 +66,16 @@ fn code_field(req: &Request, recovery: bool) -> ApiResult<String> {
 /// `POST /auth/authenticator/`: starts an enrolment.
 #[tracing::instrument(skip_all)]
 pub async fn enrol(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
-    let user = ctx.authenticate(&req).await?;
+    let claims = ctx.verify_access(&req).await?;
+    let user = ctx.live_user(&claims).await?;
+    shared::auth::assured(&req, &claims)?;
+    let mut f = Fields::from_request_or_empty(&req)?;
+    let password = f.required_secret("current_password", 4 * MAX_PASSWORD_CHARS);
+    f.finish()?;
     if user.authenticator.is_some() {
         return Err(ApiError::conflict(ALREADY_ON));
     }
+    ctx.reauthenticate(&user, &claims, password).await?;
     ctx.throttle(
         "authenticator-enrol",
         &user.id.to_string(),
@@ -127,6 +140,9 @@ pub async fn confirm(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         }
         u.authenticator = Some(on.clone());
         u.authenticator_pending = None;
+        // Every session ends: one earned with an e-mail code must not outlive the app.
+        u.token_version += 1;
+        u.ended_sessions.clear();
         Ok(())
     })
     .await?;
@@ -140,36 +156,74 @@ pub async fn confirm(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
 }
 
 /// `DELETE /auth/authenticator/` with `{"code"}`: a current code from the app, or a recovery
-/// code, removes it.
+/// code, removes it; with `{"user_id"}`, an admin who may deactivate that user removes theirs.
 #[tracing::instrument(skip_all)]
 pub async fn remove(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let claims = ctx.verify_access(&req).await?;
-    let user = ctx.live_user(&claims).await?;
+    let caller = ctx.live_user(&claims).await?;
     shared::auth::assured(&req, &claims)?;
+    let mut f = Fields::from_request(&req)?;
+    let target = f.optional_u64("user_id").filter(|id| *id != caller.id);
+    f.finish()?;
+    if let Some(id) = target {
+        return remove_for(ctx, &req, &caller, id).await;
+    }
     let code = code_field(&req, true)?;
-    let Some(on) = user.authenticator.clone() else {
+    if caller.authenticator.is_none() {
         return Err(ApiError::bad_request(NOT_ON));
-    };
+    }
     // Wrong codes are budgeted per login, as wrong passwords are when re-authenticating.
     let counted = ctx
-        .reauth_budget("authenticator-remove", &user, &claims)
+        .reauth_budget("authenticator-remove", &caller, &claims)
         .await?;
-    // Spends the code (a replayed one is refused), then removes the app it belongs to.
-    ctx.redeem_authenticator(user.id, &code, wrong_code).await?;
-    for c in &counted {
-        ctx.refund(c).await;
-    }
-    ctx.modify_user(user.id, |u| {
-        match &u.authenticator {
-            Some(now_on) if now_on.secret == on.secret => u.authenticator = None,
-            _ => return Err(wrong_code()),
-        }
+    // The code is spent in the write that removes the app (a replayed one is refused).
+    ctx.modify_user(caller.id, |u| {
+        ctx.spend_code(u, &code)?.ok_or_else(wrong_code)?;
+        u.authenticator = None;
         Ok(())
     })
     .await?;
-    tracing::info!(user_id = user.id, "authenticator removed");
-    ctx.security_notice(&req, &user.email, Event::AuthenticatorOff)
-        .await;
+    for c in &counted {
+        ctx.refund(c).await;
+    }
+    tracing::info!(user_id = caller.id, "authenticator removed");
+    let event = Event::AuthenticatorOff { by_admin: false };
+    ctx.security_notice(&req, &caller.email, event).await;
+    Ok(json(StatusCode::OK, &json!({ "message": OFF })))
+}
+
+/// An admin removes user `id`'s authenticator: only one who may deactivate that user (404 for
+/// one who may not even read them), as for ending their sessions.
+async fn remove_for(
+    ctx: &Ctx,
+    req: &Request,
+    caller: &shared::model::User,
+    id: u64,
+) -> ApiResult<Response<Body>> {
+    let target = ctx
+        .store
+        .user(id)
+        .await?
+        .ok_or_else(ApiError::user_not_found)?;
+    if !allowed(caller, Action::Deactivate, &target) {
+        return Err(refused(caller, Action::Deactivate, &target));
+    }
+    if target.authenticator.is_none() {
+        return Err(ApiError::bad_request(NOT_ON));
+    }
+    ctx.modify_user(id, |u| {
+        u.authenticator = None;
+        u.authenticator_pending = None;
+        Ok(())
+    })
+    .await?;
+    tracing::info!(
+        user_id = id,
+        by = caller.id,
+        "authenticator removed by an admin"
+    );
+    let event = Event::AuthenticatorOff { by_admin: true };
+    ctx.security_notice(req, &target.email, event).await;
     Ok(json(StatusCode::OK, &json!({ "message": OFF })))
 }
 

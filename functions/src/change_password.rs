@@ -1,8 +1,10 @@
 //! `PUT /auth/change-password/`: the signed-in user (with the code) changes their password,
 //! giving the current one (`current_password`: a stolen access token alone changes nothing, and
 //! its guesses spend a budget of its own login). Every session of the account ends (its token
-//! version moves on, dashboard sessions too); the caller gets a fresh token pair for a new one,
-//! so only the *other* sessions are signed out. The address is told (`shared::security`).
+//! version moves on, dashboard sessions too) and a pending change of address is dropped; the
+//! caller gets a fresh token pair for a new session with the same absolute end as the one it
+//! replaces, so only the *other* sessions are signed out and no login is lengthened. The address
+//! is told (`shared::security`).
 
 use serde_json::json;
 use shared::fields::Fields;
@@ -45,15 +47,21 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             u.password_hash = hash.clone();
             u.token_version += 1;
             u.ended_sessions.clear();
+            // A change of address begun before (perhaps by whoever made the change necessary)
+            // does not survive it.
+            u.pending_email = None;
             Ok(())
         })
         .await?;
     tracing::info!(user_id = user.id, "password changed");
-    let tokens = ctx
-        .sign_in(&req, &user, shared::jwt::Earned::PasswordAndCode)
-        .await?;
+    // Told before anything else can fail: the change stands.
     ctx.security_notice(&req, &user.email, Event::PasswordChanged)
         .await;
+    // The caller's login goes on as a new session with the same absolute end.
+    let since = claims.auth_time.unwrap_or_else(|| ctx.now());
+    let tokens = ctx
+        .sign_in_again(&req, &user, shared::jwt::Earned::PasswordAndCode, since)
+        .await?;
     Ok(json(
         StatusCode::OK,
         &json!({ "message": CHANGED, "tokens": tokens }),

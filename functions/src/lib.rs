@@ -127,6 +127,7 @@ shared::registry! {
     /// set a new password, for whoever forgot theirs.
     PASSWORD_RESET = "password-reset" {
         POST "/auth/password-reset/" => password_reset::request, Public;
+        GET "/auth/password-reset/confirm/" => password_reset::form, Public;
         POST "/auth/password-reset/confirm/" => password_reset::confirm, Public;
     }
     /// `PUT /auth/change-password/`: the caller's new password, given the current one; every

@@ -10,9 +10,14 @@
 //!   tokens are), under the verification links' port: so a link works once, until
 //!   `PASSWORD_RESET_TTL_SECS`, only while the password and the address are the ones it was
 //!   sent for, and never as an e-mail verification link (that hashes the token alone).
+//! - Until the link is known good, every refusal is the same 400 naming `token`; the new
+//!   password is then judged (a refused one puts the link back).
 //! - Success ends every session of the account (its token version moves on, and the devices it
-//!   knew are known no more) and tells the address (`shared::security`).
+//!   knew are known no more), drops a pending change of address or enrolment, and tells the
+//!   address (`shared::security`). An authenticator app stays on: a reset by e-mail is no way
+//!   around it.
 
+use crate::dashboard::html::{self, Notice};
 use serde_json::json;
 use shared::fields::Fields;
 use shared::http::{json, StatusCode};
@@ -125,12 +130,75 @@ fn invalid_link() -> ApiError {
     ApiError::invalid_fields(fields)
 }
 
-/// `POST /auth/password-reset/confirm/` with `{"token", "password", "password2"}`.
+/// `GET /auth/password-reset/confirm/?token=`: where the default link leads (a deployment with
+/// a client application links to its page instead, `PASSWORD_RESET_URL`): a form that posts the
+/// token with the new password twice back here. It reads nothing and spends nothing.
+#[tracing::instrument(skip_all)]
+pub async fn form(_ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    match shared::http::query_param(&req, "token").filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN)
+    {
+        Some(token) => Ok(html::response(
+            StatusCode::OK,
+            html::reset_password(Some(&token), None),
+        )),
+        None => Ok(html::response(
+            StatusCode::BAD_REQUEST,
+            html::reset_password(None, Some(Notice::Error(INVALID_LINK))),
+        )),
+    }
+}
+
+/// Whether the request came from the page's form (form-encoded, from a browser asking for
+/// HTML): then the answer is the page again, not JSON.
+fn from_the_form(req: &Request) -> bool {
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    header(http::header::CONTENT_TYPE).starts_with("application/x-www-form-urlencoded")
+        && header(http::header::ACCEPT).contains("text/html")
+}
+
+/// `POST /auth/password-reset/confirm/` with `{"token", "password", "password2"}`; from the
+/// page's form, the page again with the outcome.
 #[tracing::instrument(skip_all)]
 pub async fn confirm(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
-    ctx.throttle_source("password-reset-confirm", &req, CONFIRMS_PER_SOURCE, 900)
+    let outcome = reset(ctx, &req).await;
+    if !from_the_form(&req) {
+        return outcome.map(|()| json(StatusCode::OK, &json!({ "message": RESET })));
+    }
+    match outcome {
+        Ok(()) => Ok(html::response(
+            StatusCode::OK,
+            html::reset_password(None, Some(Notice::Info(RESET))),
+        )),
+        Err(e) if e.status.is_client_error() => {
+            let token = shared::http::body_object(&req)
+                .ok()
+                .and_then(|b| b.get("token").and_then(|t| t.as_str()).map(str::to_string))
+                .filter(|t| t.len() <= MAX_TOKEN)
+                .unwrap_or_default();
+            let message = match e.fields.values().next() {
+                Some(problem) => problem.clone(),
+                None => e.message.clone(),
+            };
+            Ok(html::response(
+                e.status,
+                html::reset_password(Some(&token), Some(Notice::Error(&message))),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Resets the password for the token of `req`'s body, or answers why not.
+async fn reset(ctx: &Ctx, req: &Request) -> ApiResult<()> {
+    ctx.throttle_source("password-reset-confirm", req, CONFIRMS_PER_SOURCE, 900)
         .await?;
-    let mut f = Fields::from_request(&req)?;
+    let mut f = Fields::from_request(req)?;
     let token = f.required_str("token", MAX_TOKEN);
     let password = f.new_password("password", "password2");
     f.finish()?;
@@ -146,20 +214,25 @@ pub async fn confirm(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         .await?
         .filter(|u| u.may_hold_tokens())
         .ok_or_else(invalid_link)?;
-    // Judged before the link is spent, so that a refused password leaves it usable.
-    let mut f = Fields::new(Default::default());
-    f.refuse_guessable_password(
-        "password",
-        &password,
-        &[&user.username, &user.email, &user.name, &user.phone],
-    );
-    f.finish()?;
     let link = ctx
         .store
         .take_verification(&reset_hash(&user, secret))
         .await?
         .filter(|v| v.user_id == id && v.email == user.email && v.expires_at > ctx.now())
         .ok_or_else(invalid_link)?;
+    // Judged only once the link is known good (so that no answer says anything of an account
+    // to whoever lacks its link), and then the link is put back: a refused password leaves it
+    // usable.
+    let mut f = Fields::new(Default::default());
+    f.refuse_guessable_password(
+        "password",
+        &password,
+        &[&user.username, &user.email, &user.name, &user.phone],
+    );
+    if let Err(refusal) = f.finish() {
+        ctx.store.put_verification(&link).await?;
+        return Err(refusal);
+    }
     let hash = shared::password::hash(password)
         .await
         .map_err(ApiError::internal)?;
@@ -174,11 +247,15 @@ pub async fn confirm(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             u.token_version += 1;
             u.ended_sessions.clear();
             u.devices_since = now;
+            // A change of address or an enrolment begun before (perhaps by whoever made the
+            // reset necessary) does not survive it.
+            u.pending_email = None;
+            u.authenticator_pending = None;
             Ok(())
         })
         .await?;
     tracing::info!(user_id = id, "password reset");
-    ctx.security_notice(&req, &user.email, Event::PasswordReset)
+    ctx.security_notice(req, &user.email, Event::PasswordReset)
         .await;
-    Ok(json(StatusCode::OK, &json!({ "message": RESET })))
+    Ok(())
 }

@@ -78,7 +78,7 @@ impl Ctx {
         user: &User,
         earned: Earned,
     ) -> ApiResult<TokenPair> {
-        self.issue_tokens_from(issuer, user, earned, &Origin::default())
+        self.issue_tokens_from(issuer, user, earned, &Origin::default(), self.now())
             .await
     }
 
@@ -90,7 +90,22 @@ impl Ctx {
         earned: Earned,
     ) -> ApiResult<TokenPair> {
         let issuer = self.public_base_url(req)?;
-        self.issue_tokens_from(&issuer, user, earned, &Origin::of(req))
+        self.issue_tokens_from(&issuer, user, earned, &Origin::of(req), self.now())
+            .await
+    }
+
+    /// A new session for `req`'s caller that continues one signed in at `auth_time` (after a
+    /// password change ended it): the same absolute end, so that re-issuing never lengthens a
+    /// login.
+    pub async fn sign_in_again(
+        &self,
+        req: &Request,
+        user: &User,
+        earned: Earned,
+        auth_time: i64,
+    ) -> ApiResult<TokenPair> {
+        let issuer = self.public_base_url(req)?;
+        self.issue_tokens_from(&issuer, user, earned, &Origin::of(req), auth_time)
             .await
     }
 
@@ -100,16 +115,20 @@ impl Ctx {
         user: &User,
         earned: Earned,
         origin: &Origin,
+        auth_time: i64,
     ) -> ApiResult<TokenPair> {
         if !user.may_hold_tokens() {
             return Err(ApiError::invalid_token());
         }
         let now = self.now();
-        let ends_at = now + self.config.session_max.as_secs() as i64;
+        let ends_at = auth_time + self.config.session_max.as_secs() as i64;
+        if ends_at <= now {
+            return Err(ApiError::invalid_token());
+        }
         let how = Earning {
             amr: earned.amr(),
             aud: earned.aud().to_string(),
-            auth_time: now,
+            auth_time,
         };
         let family = random_id();
         let (pair, record) = self.sign_pair(issuer, user, &family, &how, ends_at).await?;

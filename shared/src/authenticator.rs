@@ -236,38 +236,46 @@ impl Ctx {
         Ok((on, shown))
     }
 
-    /// Accepts `code` for user `user_id` once: a current code from the app (later than the last
-    /// one accepted), or an unused recovery code, judged and recorded in one conditional write
-    /// of the user. 401 with `invalid` otherwise, or when the account has no authenticator.
+    /// Spends `code` on `user`'s authenticator, to be written back in the same conditional
+    /// write (`modify_user`): a current code from the app, later than the last one accepted,
+    /// moves the last step on; an unused recovery code is removed. `None` when it is neither, or
+    /// the account has no authenticator.
+    pub fn spend_code(&self, user: &mut User, code: &str) -> ApiResult<Option<Accepted>> {
+        let user_id = user.id;
+        let Some(on) = user.authenticator.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(normalized) = normalize_recovery(code) {
+            let hash = self.recovery_hash(user_id, &normalized)?;
+            let Some(at) = on
+                .recovery_codes
+                .iter()
+                .position(|h| bool::from(h.as_bytes().ct_eq(hash.as_bytes())))
+            else {
+                return Ok(None);
+            };
+            on.recovery_codes.remove(at);
+            let left = on.recovery_codes.len();
+            return Ok(Some(Accepted::Recovery { left }));
+        }
+        let Some(step) = self.app_code_step(user_id, &on.secret, code, Some(on.last_step))? else {
+            return Ok(None);
+        };
+        on.last_step = step;
+        Ok(Some(Accepted::Code))
+    }
+
+    /// Accepts `code` for user `user_id` once ([`Ctx::spend_code`]), judged and recorded in one
+    /// conditional write of the user; `invalid` otherwise.
     pub async fn redeem_authenticator(
         &self,
         user_id: u64,
         code: &str,
         invalid: fn() -> ApiError,
     ) -> ApiResult<Accepted> {
-        let recovery = normalize_recovery(code)
-            .map(|n| self.recovery_hash(user_id, &n))
-            .transpose()?;
         let mut accepted = Accepted::Code;
         self.modify_user(user_id, |user| {
-            let on = user.authenticator.as_mut().ok_or_else(invalid)?;
-            if let Some(hash) = &recovery {
-                let at = on
-                    .recovery_codes
-                    .iter()
-                    .position(|h| bool::from(h.as_bytes().ct_eq(hash.as_bytes())))
-                    .ok_or_else(invalid)?;
-                on.recovery_codes.remove(at);
-                accepted = Accepted::Recovery {
-                    left: on.recovery_codes.len(),
-                };
-                return Ok(());
-            }
-            let step = self
-                .app_code_step(user_id, &on.secret, code, Some(on.last_step))?
-                .ok_or_else(invalid)?;
-            on.last_step = step;
-            accepted = Accepted::Code;
+            accepted = self.spend_code(user, code)?.ok_or_else(invalid)?;
             Ok(())
         })
         .await?;

@@ -26,6 +26,13 @@ pub const OPEN_TRIES: u32 = 10;
 /// Tries per source address of clients without the handle, per attempt.
 pub const OPEN_TRIES_PER_SOURCE: u64 = 3;
 
+/// Wrong codes from an authenticator app (or recovery codes) per account, across its login
+/// attempts: per window, and per UTC day. A right one takes its try back. So a guesser who knows
+/// the password has 30 tries a day against about 3 live codes in a million.
+pub const APP_CODE_TRIES: u64 = 10;
+pub const APP_CODE_WINDOW_SECS: i64 = 900;
+pub const APP_CODE_TRIES_PER_DAY: u64 = 30;
+
 /// The one answer to every code that does not sign the user in.
 pub const INVALID_CODE: &str = "Invalid or expired code.";
 
@@ -86,7 +93,9 @@ impl Ctx {
     }
 
     /// A new login attempt to be redeemed with the authenticator app (or a recovery code): no
-    /// code is sent; the attempt has its handle and both budgets of tries, as a sent code's.
+    /// code is sent, and only the client holding the attempt's handle (who gave the password)
+    /// may try: no open budget, so whoever holds a recovery code or the app's secret but not the
+    /// password cannot redeem someone else's attempt.
     pub fn new_authenticator_attempt(&self, user_id: u64) -> OtpRecord {
         OtpRecord {
             user_id,
@@ -95,7 +104,7 @@ impl Ctx {
             attempt_id: crate::jwt::random_id(),
             expires_at: self.now() + self.config.otp_ttl.as_secs() as i64,
             tries_left: MAX_TRIES,
-            open_tries_left: OPEN_TRIES,
+            open_tries_left: 0,
         }
     }
 
@@ -203,7 +212,21 @@ impl Ctx {
             return Err(invalid());
         }
         if otp.code_hash == AUTHENTICATOR_ATTEMPT {
+            // Codes from an app are guessed across attempts too: a budget per account, of which
+            // only the password's holder (with the handle) can spend anything.
+            let counted = self
+                .count_window_and_day(
+                    "authenticator-codes",
+                    &format!("user:{user_id}"),
+                    APP_CODE_TRIES,
+                    APP_CODE_WINDOW_SECS,
+                    APP_CODE_TRIES_PER_DAY,
+                )
+                .await?;
             let accepted = self.redeem_authenticator(user_id, code, invalid).await?;
+            for c in &counted {
+                self.refund(c).await;
+            }
             return match self.store.take_otp(user_id, kind, &otp.attempt_id).await? {
                 true => Ok(Redeemed::Authenticator(accepted)),
                 false => Err(invalid()),

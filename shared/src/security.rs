@@ -26,8 +26,9 @@ pub enum Event<'a> {
     },
     /// An authenticator app was turned on.
     AuthenticatorOn,
-    /// The authenticator app was removed.
-    AuthenticatorOff,
+    /// The authenticator app was removed: with a code from it or a recovery code, or by an
+    /// administrator.
+    AuthenticatorOff { by_admin: bool },
     /// A recovery code signed the account in; `left` remain.
     RecoveryCodeUsed { left: usize },
     /// The account was deactivated: by its own session, or by an administrator.
@@ -46,7 +47,7 @@ impl Event<'_> {
             Event::PasswordReset => "Your Fintract password was reset",
             Event::DetailsChanging { .. } => "Your Fintract account details are changing",
             Event::AuthenticatorOn => "An authenticator app now protects your Fintract account",
-            Event::AuthenticatorOff => {
+            Event::AuthenticatorOff { .. } => {
                 "The authenticator app was removed from your Fintract account"
             }
             Event::RecoveryCodeUsed { .. } => "A recovery code was used on your Fintract account",
@@ -97,9 +98,13 @@ impl Event<'_> {
                  codes by e-mail or SMS no longer sign you in: use the app, or one of your \
                  recovery codes."
                 .into(),
-            Event::AuthenticatorOff => "The authenticator app was removed, with a current code \
-                 from it or a recovery code. Sign-in codes go by e-mail or SMS again."
-                .into(),
+            Event::AuthenticatorOff { by_admin } => format!(
+                "The authenticator app was removed {}. Sign-in codes go by e-mail or SMS again.",
+                match by_admin {
+                    true => "by an administrator",
+                    false => "with a current code from it or a recovery code",
+                }
+            ),
             Event::RecoveryCodeUsed { left } => format!(
                 "A recovery code signed your account in instead of the authenticator app. \
                  {left} unused recovery codes remain."

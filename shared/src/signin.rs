@@ -23,6 +23,8 @@ pub const DEVICE_ATTEMPTS: u64 = 10;
 pub const DEVICE_ATTEMPTS_PER_DAY: u64 = 30;
 /// How long a device stays known after the sign-in that made it so.
 pub const DEVICE_TTL_SECS: i64 = 90 * 86_400;
+/// How often a sign-in from an unknown device is mailed, at most, per account and source.
+pub const NEW_DEVICE_NOTICE_SECS: i64 = 86_400;
 /// The longest device token read (ours are 32 hex digits).
 pub const MAX_DEVICE_TOKEN: usize = 64;
 
@@ -189,8 +191,19 @@ impl Ctx {
         if known {
             return presented.map(str::to_string);
         }
-        self.security_notice(req, &user.email, Event::NewDevice { how })
-            .await;
+        // Once a day per account and source address: a client that never keeps its device token
+        // (a DFCU integration calling `/token/`) is not mailed on every call, while a sign-in from
+        // anywhere else still is.
+        let source = crate::http::source_ip(req).unwrap_or_default();
+        let key = format!("user:{}:{source}", user.id);
+        if self
+            .throttle("device-notice", &key, 1, NEW_DEVICE_NOTICE_SECS)
+            .await
+            .is_ok()
+        {
+            self.security_notice(req, &user.email, Event::NewDevice { how })
+                .await;
+        }
         match self.new_device_token(user).await {
             Ok(token) => Some(token),
             Err(e) => {

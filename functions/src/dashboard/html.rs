@@ -156,9 +156,15 @@ pub fn response(status: StatusCode, html: String) -> Response<Body> {
     r
 }
 
-/// The frame of every page. The doctype is spelled out (maud's `DOCTYPE` is upper case) and the
-/// style sheet is spliced unescaped: it is this file's own constant, and its hash must match.
+/// The frame of every dashboard page.
 fn page(title: &str, session: Markup, main: Markup) -> String {
+    page_of("DFCU API", title, session, main)
+}
+
+/// The frame of every page, under `brand`. The doctype is spelled out (maud's `DOCTYPE` is upper
+/// case) and the style sheet is spliced unescaped: it is this file's own constant, and its hash
+/// must match.
+fn page_of(brand: &str, title: &str, session: Markup, main: Markup) -> String {
     html! {
         (PreEscaped("<!doctype html>\n"))
         html lang="en" {
@@ -169,7 +175,7 @@ fn page(title: &str, session: Markup, main: Markup) -> String {
                 style { (PreEscaped(STYLE)) }
             }
             body {
-                header { span.brand { "DFCU API" } (session) }
+                header { span.brand { (brand) } (session) }
                 main { (main) }
             }
         }
@@ -218,6 +224,37 @@ pub fn login(base: &str, notice: Option<Notice<'_>>, username: &str) -> String {
         }
     };
     page("Login · DFCU API", html! {}, main)
+}
+
+/// The page of the default password-reset link (`password_reset`): a form posting the link's
+/// token with the new password twice back to the page's own address, and the outcome of that.
+/// `token` is `None` once the password is reset (no form then).
+pub fn reset_password(token: Option<&str>, notice: Option<Notice<'_>>) -> String {
+    let main = html! {
+        section.card.login aria-labelledby="reset-title" {
+            h1 #reset-title {
+                @if token.is_some() { "Choose a new password" } @else { "Your password" }
+            } "\n"
+            (self::notice(notice)) "\n"
+            @if let Some(token) = token {
+                p.note { "8 to 128 characters, not easy to guess. Every session of the account is signed out." }
+                form method="post" {
+                    "\n"
+                    input type="hidden" name="token" value=(Esc(token));
+                    label for="password" { "New password" } "\n"
+                    input #password name="password" type="password" autocomplete="new-password"
+                        required minlength="8" maxlength="128" autofocus;
+                    "\n"
+                    label for="password2" { "The same again" } "\n"
+                    input #password2 name="password2" type="password" autocomplete="new-password"
+                        required minlength="8" maxlength="128";
+                    "\n"
+                    button.primary type="submit" { "Set the password" } "\n"
+                }
+            }
+        }
+    };
+    page_of("Fintract", "New password · Fintract", html! {}, main)
 }
 
 /// A page for a failure of ours (the cause is in the log only).

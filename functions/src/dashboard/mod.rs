@@ -12,7 +12,7 @@
 //! None of these is counted as API traffic, so watching the figures does not move them.
 
 mod chart;
-mod html;
+pub(crate) mod html;
 pub mod session;
 
 use serde_json::{json, Value};

@@ -24,9 +24,14 @@ fn next_step(app: &TestApp) {
     app.ctx.config.clock.advance(30 - now.rem_euclid(30));
 }
 
-async fn enrol(app: &TestApp, access: &str) -> Answer {
-    app.call("POST", "/auth/authenticator/", None, Some(access))
-        .await
+async fn enrol(app: &TestApp, user: &TestUser, access: &str) -> Answer {
+    app.call(
+        "POST",
+        "/auth/authenticator/",
+        Some(&json!({ "current_password": user.password })),
+        Some(access),
+    )
+    .await
 }
 
 async fn confirm(app: &TestApp, access: &str, code: &str) -> Answer {
@@ -48,9 +53,10 @@ async fn remove(app: &TestApp, access: &str, code: Option<&str>) -> Answer {
         .await
 }
 
-/// Turns an authenticator on for `user` (signed in with `access`): its URI and recovery codes.
-async fn turn_on(app: &TestApp, access: &str) -> (String, Vec<String>) {
-    let a = enrol(app, access).await;
+/// Turns an authenticator on for `user` (signed in with `access`, which it ends): its URI and
+/// recovery codes.
+async fn turn_on(app: &TestApp, user: &TestUser, access: &str) -> (String, Vec<String>) {
+    let a = enrol(app, user, access).await;
     assert_eq!(a.status, 200, "enrol: {:?}", a.body);
     let uri = a.body["data"]["otpauth_uri"].as_str().unwrap().to_string();
     let a = confirm(app, access, &code_now(app, &uri)).await;
@@ -84,7 +90,7 @@ fn subjects_contain(messages: &[shared::notify::Message], subject: &str) -> bool
 async fn an_app_turns_on_with_a_first_code_and_then_signs_in(app: TestApp) {
     let user = app.new_user("CUSTOMER").await;
     let access = app.access_of(&user).await;
-    let a = enrol(&app, &access).await;
+    let a = enrol(&app, &user, &access).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     let data = &a.body["data"];
     let uri = data["otpauth_uri"].as_str().unwrap();
@@ -105,21 +111,56 @@ async fn an_app_turns_on_with_a_first_code_and_then_signs_in(app: TestApp) {
         &told,
         "An authenticator app now protects your Fintract account"
     ));
-    // A second enrolment is refused while one is on.
-    assert_eq!(enrol(&app, &access).await.status, 409);
+    // Every session ended with it: one earned with an e-mail code does not outlive the app.
+    let a = app
+        .call(
+            "GET",
+            &format!("/auth/info/{}/", user.id),
+            None,
+            Some(&access),
+        )
+        .await;
+    assert_eq!(a.status, 401, "{:?}", a.body);
     next_step(&app);
     let a = sign_in_with(&app, &user, &code_now(&app, uri)).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
+    let access = a.body["tokens"]["access"].as_str().unwrap().to_string();
     assert_eq!(
-        acceptance::peek_claims(a.body["tokens"]["access"].as_str().unwrap())["amr"],
+        acceptance::peek_claims(&access)["amr"],
         json!(["pwd", "otp"])
     );
+    // A second enrolment is refused while one is on.
+    assert_eq!(enrol(&app, &user, &access).await.status, 409);
+}
+
+async fn a_stolen_access_token_cannot_turn_an_app_on(app: TestApp) {
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    let a = app
+        .call("POST", "/auth/authenticator/", None, Some(&access))
+        .await;
+    assert_eq!(a.status, 400, "no password: {:?}", a.body);
+    assert!(
+        a.body["fields"]["current_password"].is_string(),
+        "{:?}",
+        a.body
+    );
+    let thief = TestUser {
+        password: "a guess at it 1234".into(),
+        ..user.clone()
+    };
+    let a = enrol(&app, &thief, &access).await;
+    assert_eq!(a.status, 400, "a wrong password: {:?}", a.body);
+    let stored = app.ctx.store.user(user.id).await.unwrap().unwrap();
+    assert!(stored.authenticator_pending.is_none() && stored.authenticator.is_none());
+    // The owner signs in by e-mail as ever.
+    app.sign_in(&user).await;
 }
 
 async fn a_code_from_the_app_works_once(app: TestApp) {
     let user = app.new_user("CUSTOMER").await;
     let access = app.access_of(&user).await;
-    let (uri, _) = turn_on(&app, &access).await;
+    let (uri, _) = turn_on(&app, &user, &access).await;
     // The code that turned the app on cannot sign in within its window.
     let used = code_now(&app, &uri);
     let a = sign_in_with(&app, &user, &used).await;
@@ -144,7 +185,7 @@ async fn no_downgrade_to_an_e_mail_or_sms_code(app: TestApp) {
     let a = app.login(&user.email, &user.password, "Email").await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     let mailed = app.code_sent_to(&user.email).await;
-    let (uri, _) = turn_on(&app, &access).await;
+    let (uri, _) = turn_on(&app, &user, &access).await;
     // ...signs nothing in after.
     let a = app.verify_otp(user.id, &mailed).await;
     assert_eq!(a.status, 401, "an older mailed code: {:?}", a.body);
@@ -177,7 +218,7 @@ async fn no_downgrade_to_an_e_mail_or_sms_code(app: TestApp) {
 async fn a_recovery_code_signs_in_once(app: TestApp) {
     let user = app.new_user("CUSTOMER").await;
     let access = app.access_of(&user).await;
-    let (_, codes) = turn_on(&app, &access).await;
+    let (_, codes) = turn_on(&app, &user, &access).await;
     // Typed in capitals, without the dash: still the code.
     let typed = codes[0].to_uppercase().replace('-', "");
     let a = sign_in_with(&app, &user, &typed).await;
@@ -194,7 +235,7 @@ async fn a_recovery_code_signs_in_once(app: TestApp) {
     // Another account's recovery code is nothing here.
     let other = app.new_user("CUSTOMER").await;
     let other_access = app.access_of(&other).await;
-    let (_, other_codes) = turn_on(&app, &other_access).await;
+    let (_, other_codes) = turn_on(&app, &other, &other_access).await;
     assert_eq!(sign_in_with(&app, &user, &other_codes[0]).await.status, 401);
     assert_eq!(sign_in_with(&app, &user, &codes[1]).await.status, 200);
 }
@@ -203,13 +244,17 @@ async fn a_stolen_access_token_cannot_remove_the_app(app: TestApp) {
     app.start_of_window(900);
     let user = app.new_user("CUSTOMER").await;
     let access = app.access_of(&user).await;
-    let (uri, _) = turn_on(&app, &access).await;
+    let (uri, _) = turn_on(&app, &user, &access).await;
+    // A code-earned token of a login of its own, as a thief would hold.
+    next_step(&app);
+    let a = sign_in_with(&app, &user, &code_now(&app, &uri)).await;
+    let access = a.body["tokens"]["access"].as_str().unwrap().to_string();
     let a = remove(&app, &access, None).await;
     assert_eq!(a.status, 400, "no code: {:?}", a.body);
     assert!(a.body["fields"]["code"].is_string(), "{:?}", a.body);
     let a = remove(&app, &access, Some("000000")).await;
     assert_eq!(a.status, 400, "a wrong code: {:?}", a.body);
-    // The code that turned it on was spent.
+    // The code that signed this login in was spent.
     let a = remove(&app, &access, Some(&code_now(&app, &uri))).await;
     assert_eq!(a.status, 400, "a spent code: {:?}", a.body);
     // Wrong codes are budgeted per login: ten in a window, two of them spent above.
@@ -238,7 +283,7 @@ async fn a_stolen_access_token_cannot_remove_the_app(app: TestApp) {
 async fn a_lost_app_is_replaced_with_recovery_codes(app: TestApp) {
     let user = app.new_user("CUSTOMER").await;
     let access = app.access_of(&user).await;
-    let (_, codes) = turn_on(&app, &access).await;
+    let (_, codes) = turn_on(&app, &user, &access).await;
     let a = sign_in_with(&app, &user, &codes[3]).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     let access = a.body["tokens"]["access"].as_str().unwrap().to_string();
@@ -246,7 +291,7 @@ async fn a_lost_app_is_replaced_with_recovery_codes(app: TestApp) {
     assert_eq!(a.status, 400, "the code just spent: {:?}", a.body);
     let a = remove(&app, &access, Some(&codes[4])).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
-    let (uri, _) = turn_on(&app, &access).await;
+    let (uri, _) = turn_on(&app, &user, &access).await;
     next_step(&app);
     assert_eq!(
         sign_in_with(&app, &user, &code_now(&app, &uri))
@@ -261,14 +306,14 @@ async fn a_lost_app_is_replaced_with_recovery_codes(app: TestApp) {
 async fn an_enrolment_takes_five_tries_and_ten_minutes(app: TestApp) {
     let user = app.new_user("DEVELOPER").await;
     let access = app.access_of(&user).await;
-    let a = enrol(&app, &access).await;
+    let a = enrol(&app, &user, &access).await;
     let uri = a.body["data"]["otpauth_uri"].as_str().unwrap().to_string();
     for _ in 0..5 {
         assert_eq!(confirm(&app, &access, "000000").await.status, 400);
     }
     let a = confirm(&app, &access, &code_now(&app, &uri)).await;
     assert_eq!(a.status, 400, "past five tries: {:?}", a.body);
-    let a = enrol(&app, &access).await;
+    let a = enrol(&app, &user, &access).await;
     let uri = a.body["data"]["otpauth_uri"].as_str().unwrap().to_string();
     app.ctx.config.clock.advance(601);
     let access = app.access_of(&user).await;
@@ -277,13 +322,13 @@ async fn an_enrolment_takes_five_tries_and_ten_minutes(app: TestApp) {
     // A password-only token enrols nothing.
     let dfcu = app.token(&user.username, &user.password).await;
     let dfcu = dfcu.body["access"].as_str().unwrap().to_string();
-    assert_eq!(enrol(&app, &dfcu).await.status, 403);
+    assert_eq!(enrol(&app, &user, &dfcu).await.status, 403);
 }
 
 async fn the_secret_and_recovery_codes_are_not_stored_in_clear(app: TestApp) {
     let user = app.new_user("CUSTOMER").await;
     let access = app.access_of(&user).await;
-    let a = enrol(&app, &access).await;
+    let a = enrol(&app, &user, &access).await;
     let secret = a.body["data"]["secret"].as_str().unwrap().to_string();
     let uri = a.body["data"]["otpauth_uri"].as_str().unwrap().to_string();
     let a = confirm(&app, &access, &code_now(&app, &uri)).await;
@@ -296,6 +341,9 @@ async fn the_secret_and_recovery_codes_are_not_stored_in_clear(app: TestApp) {
         assert!(!record.contains(c) && !record.contains(&c.replace('-', "")));
     }
     // Nor does any answer about the user carry it.
+    next_step(&app);
+    let a = sign_in_with(&app, &user, &code_now(&app, &uri)).await;
+    let access = a.body["tokens"]["access"].as_str().unwrap().to_string();
     let profile = app.profile(user.id, &access).await.to_string();
     assert!(!profile.contains("authenticator") && !profile.contains(&secret));
     // Without an app, otpType Totp is a 400 that sends nothing.
@@ -304,7 +352,73 @@ async fn the_secret_and_recovery_codes_are_not_stored_in_clear(app: TestApp) {
     assert_eq!(a.status, 400, "{:?}", a.body);
 }
 
+async fn app_codes_are_budgeted_per_account_and_need_the_attempts_handle(app: TestApp) {
+    app.start_of_window(900);
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    let (uri, _) = turn_on(&app, &user, &access).await;
+    next_step(&app);
+    // Without the attempt's handle (which only the password's holder has), nothing is tried.
+    let a = app.login(&user.email, &user.password, "Totp").await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let a = app.verify_otp(user.id, &code_now(&app, &uri)).await;
+    assert_eq!(a.status, 401, "no handle: {:?}", a.body);
+    // Wrong codes count across attempts: ten per account in a window, then 429 for a right one.
+    for _ in 0..2 {
+        let a = app.login(&user.email, &user.password, "Totp").await;
+        let attempt = a.body["data"]["attempt"].as_str().unwrap().to_string();
+        for _ in 0..5 {
+            let a = app
+                .post_json(
+                    &format!("/auth/login/{}/", user.id),
+                    &json!({"otp": "000000", "attempt": attempt}),
+                    None,
+                )
+                .await;
+            assert_eq!(a.status, 401, "{:?}", a.body);
+        }
+    }
+    let a = sign_in_with(&app, &user, &code_now(&app, &uri)).await;
+    assert_eq!(a.status, 429, "past the budget: {:?}", a.body);
+    app.start_of_window(900);
+    next_step(&app);
+    assert_eq!(
+        sign_in_with(&app, &user, &code_now(&app, &uri))
+            .await
+            .status,
+        200
+    );
+}
+
+async fn an_admin_removes_the_app_of_a_user_they_may_deactivate(app: TestApp) {
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    turn_on(&app, &user, &access).await;
+    let stranger = app.new_user("CUSTOMER").await;
+    let theirs = app.access_of(&stranger).await;
+    let body = json!({ "user_id": user.id });
+    let a = app
+        .call("DELETE", "/auth/authenticator/", Some(&body), Some(&theirs))
+        .await;
+    assert_eq!(a.status, 404, "another customer: {:?}", a.body);
+    let admin = app.code_token(&acceptance::demo::ADMIN).await;
+    let a = app
+        .call("DELETE", "/auth/authenticator/", Some(&body), Some(&admin))
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let last = app.messages_to(&user.email).await.pop().unwrap();
+    assert_eq!(
+        last.subject,
+        "The authenticator app was removed from your Fintract account"
+    );
+    assert!(last.body.contains("by an administrator"), "{}", last.body);
+    app.sign_in(&user).await;
+}
+
 on_both_backends!(
+    a_stolen_access_token_cannot_turn_an_app_on,
+    app_codes_are_budgeted_per_account_and_need_the_attempts_handle,
+    an_admin_removes_the_app_of_a_user_they_may_deactivate,
     an_app_turns_on_with_a_first_code_and_then_signs_in,
     a_code_from_the_app_works_once,
     no_downgrade_to_an_e_mail_or_sms_code,

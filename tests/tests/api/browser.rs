@@ -199,8 +199,62 @@ fn try_the_api(b: &mut Chromium, base: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A person opens the password-reset link from their mail (`link`, whole) and sets a new
+/// password on the page it leads to.
+fn reset_from_the_mail(b: &mut Chromium, link: &str) -> Result<(), String> {
+    let expect = |what: &str, ok: bool| if ok { Ok(()) } else { Err(what.to_string()) };
+    b.viewport(390, 844, true)?;
+    b.goto(link)?;
+    b.wait_for("document.querySelector('#password2')")?;
+    expect(
+        "the page's heading",
+        b.text("h1")?.as_deref() == Some("Choose a new password"),
+    )?;
+    b.type_into("#password", NEW_PASSWORD)?;
+    b.type_into("#password2", NEW_PASSWORD)?;
+    b.click("button[type=submit]")?;
+    b.wait_for("document.querySelector('.notice')")?;
+    let notice = b.text(".notice")?.unwrap_or_default();
+    expect(
+        &format!("the outcome says the password was reset: {notice:?}"),
+        notice.starts_with("Your password has been reset"),
+    )?;
+    expect(
+        "no form once it is done",
+        b.eval("document.querySelector('form') === null")? == true,
+    )?;
+    let shot = target_dir().join("password-reset.png");
+    b.screenshot(&shot, 390, true)?;
+    Ok(())
+}
+
+const NEW_PASSWORD: &str = "Entebbe harbour kite 17";
+
 mod embedded {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_person_resets_a_forgotten_password_from_the_mailed_link_in_chromium() {
+        let app = TestApp::spawn(Backend::Embedded).await;
+        let user = app.new_user("CUSTOMER").await;
+        let a = app
+            .post_json(
+                "/auth/password-reset/",
+                &serde_json::json!({ "email": user.email }),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        let mail = app.last_message_to(&user.email).await;
+        let link = mail
+            .split_whitespace()
+            .find(|w| w.contains("/auth/password-reset/confirm/?token="))
+            .expect("a link in the mail")
+            .to_string();
+        in_chromium(&link, "password-reset", reset_from_the_mail).await;
+        let a = app.login(&user.email, NEW_PASSWORD, "Email").await;
+        assert_eq!(a.status, 200, "the new password signs in: {:?}", a.body);
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_person_tries_the_api_from_the_docs_page_in_chromium() {

@@ -186,6 +186,17 @@ async fn a_reset_token_is_no_other_link_and_no_other_token_resets(app: TestApp) 
         .await;
     assert_eq!(a.status, 400, "{:?}", a.body);
     // Not another account's, nor a verification link's token, nor a forged one.
+    // A bad token with a guessable password is refused for the token: nothing of the account
+    // is judged before the link is.
+    let a = confirm_reset(
+        &app,
+        &format!("{}.{}", other.id, "0".repeat(64)),
+        "password123",
+    )
+    .await;
+    assert_eq!(a.status, 400, "{:?}", a.body);
+    assert!(a.body["fields"]["token"].is_string(), "{:?}", a.body);
+    assert!(a.body["fields"].get("password").is_none(), "{:?}", a.body);
     for forged in [
         format!("{}.{secret}", other.id),
         format!("0{}.{secret}", user.id),
@@ -279,6 +290,11 @@ async fn changing_the_password_ends_every_other_session(app: TestApp) {
         acceptance::peek_claims(&fresh)["amr"],
         json!(["pwd", "otp"])
     );
+    // The caller's login goes on, no longer than it would have: the same sign-in time.
+    assert_eq!(
+        acceptance::peek_claims(&fresh)["auth_time"],
+        acceptance::peek_claims(&mine)["auth_time"]
+    );
     for (token, who) in [(&mine, "the old token"), (&other_access, "another session")] {
         let a = app
             .call(
@@ -344,8 +360,20 @@ async fn a_sign_in_from_a_new_device_is_told_and_a_known_one_is_not(app: TestApp
         .await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(count(subjects(&app, &user.email).await), before + 1);
-    // The DFCU password grant tells too, unless it presents the device.
-    let a = app.token(&user.username, &user.password).await;
+    // The DFCU password grant tells too, from a source not told of today; a client that keeps
+    // no device token is not mailed on every call from the same address.
+    let credentials = json!({"username": user.username, "password": user.password});
+    let elsewhere = app.source(2);
+    let a = app
+        .post_json_with(&elsewhere, "/token/", &credentials)
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(count(subjects(&app, &user.email).await), before + 2);
+    let notice = app.messages_to(&user.email).await.pop().unwrap();
+    assert!(notice.body.contains("127.0.0.2"), "{}", notice.body);
+    let a = app
+        .post_json_with(&elsewhere, "/token/", &credentials)
+        .await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(count(subjects(&app, &user.email).await), before + 2);
 }
@@ -381,7 +409,98 @@ async fn a_deactivation_is_told_to_the_address(app: TestApp) {
     assert!(last.body.contains("by an administrator"), "{}", last.body);
 }
 
+async fn a_reset_drops_a_pending_change_of_address(app: TestApp) {
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    // Whoever holds the password and a token starts moving the account to their address...
+    let theirs = format!("{}@example.org", acceptance::unique("thief"));
+    let a = app
+        .call(
+            "PATCH",
+            &format!("/auth/update/usr/{}/", user.id),
+            Some(&json!({"email": theirs, "current_password": user.password})),
+            Some(&access),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let link = app.link_sent_to(&theirs).await;
+    // ...the owner, told, resets the password...
+    assert_eq!(ask_reset(&app, &user.email).await.status, 200);
+    let token = reset_token(&app, &user.email).await;
+    assert_eq!(confirm_reset(&app, &token, NEW_PASSWORD).await.status, 200);
+    // ...and the pending link moves nothing.
+    let a = app.send(app.client.get(app.url(&link))).await;
+    assert_eq!(a.status, 400, "{:?}", a.body);
+    let stored = app.ctx.store.user(user.id).await.unwrap().unwrap();
+    assert_eq!(stored.email, user.email);
+    assert_eq!(stored.pending_email, None);
+}
+
+async fn the_default_link_opens_a_form_that_resets_once(app: TestApp) {
+    let user = app.new_user("CUSTOMER").await;
+    assert_eq!(ask_reset(&app, &user.email).await.status, 200);
+    let body = app.last_message_to(&user.email).await;
+    let start = body.find("/auth/password-reset/confirm/?token=").unwrap();
+    let path = body[start..].split_whitespace().next().unwrap().to_string();
+    let token = reset_token(&app, &user.email).await;
+    let page = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(&format!("name=\"token\" value=\"{token}\"")),
+        "{html}"
+    );
+    // Nothing was spent by showing the form: the form posts it as a browser would.
+    let post = |password: &'static str| {
+        app.client
+            .post(app.url(&path))
+            .header("accept", "text/html,application/xhtml+xml")
+            .form(&[
+                ("token", token.as_str()),
+                ("password", password),
+                ("password2", password),
+            ])
+            .send()
+    };
+    let weak = post("password123").await.unwrap();
+    assert_eq!(weak.status(), 400);
+    let html = weak.text().await.unwrap();
+    assert!(html.contains("too easy to guess"), "{html}");
+    let done = post(NEW_PASSWORD).await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done
+        .text()
+        .await
+        .unwrap()
+        .contains("Your password has been reset"));
+    let again = post("Another river lantern 99").await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert!(again
+        .text()
+        .await
+        .unwrap()
+        .contains("invalid, used or expired"));
+    app.sign_in(&with_password(&user, NEW_PASSWORD)).await;
+    // A token in the page's address is written back escaped, never as markup.
+    let page = app
+        .client
+        .get(app.url("/auth/password-reset/confirm/?token=%22%3E%3Cscript%3Ex%3C%2Fscript%3E"))
+        .send()
+        .await
+        .unwrap();
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("<script>"), "{html}");
+}
+
 on_both_backends!(
+    the_default_link_opens_a_form_that_resets_once,
+    a_reset_drops_a_pending_change_of_address,
     a_forgotten_password_is_reset_once_through_the_mailed_link,
     a_reset_answers_alike_whether_or_not_the_address_has_an_account,
     a_reset_link_expires_and_dies_with_a_password_change,
