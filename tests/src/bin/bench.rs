@@ -711,7 +711,12 @@ async fn dynamodb_round_trips(report: &mut String) {
     row("PUT /auth/change-password/", counts().await);
     other.password = changed.into();
     let a = app
-        .call("POST", "/auth/authenticator/", None, Some(&other_access))
+        .call(
+            "POST",
+            "/auth/authenticator/",
+            Some(&json!({ "current_password": changed })),
+            Some(&other_access),
+        )
         .await;
     let uri = a.body["data"]["otpauth_uri"]
         .as_str()
@@ -749,6 +754,8 @@ async fn dynamodb_round_trips(report: &mut String) {
             None,
         )
         .await;
+    // Turning the app on ended every session: the removal is made from this new one.
+    let other_access = a.body["tokens"]["access"].as_str().unwrap_or_default().to_string();
     served(a, "app code");
     row("POST /auth/login/{id}/ (app code)", counts().await);
     app.ctx.config.clock.advance(30);
