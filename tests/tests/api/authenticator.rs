@@ -83,6 +83,15 @@ async fn sign_in_with(app: &TestApp, user: &TestUser, code: &str) -> Answer {
     .await
 }
 
+/// At the next time step, `user` signs in with the app's code, which must succeed: the new
+/// login's access token.
+async fn app_sign_in(app: &TestApp, user: &TestUser, uri: &str) -> String {
+    next_step(app);
+    let a = sign_in_with(app, user, &code_now(app, uri)).await;
+    assert_eq!(a.status, 200, "a sign-in with the app: {:?}", a.body);
+    a.body["tokens"]["access"].as_str().unwrap().to_string()
+}
+
 fn subjects_contain(messages: &[shared::notify::Message], subject: &str) -> bool {
     messages.iter().any(|m| m.subject == subject)
 }
@@ -121,10 +130,7 @@ async fn an_app_turns_on_with_a_first_code_and_then_signs_in(app: TestApp) {
         )
         .await;
     assert_eq!(a.status, 401, "{:?}", a.body);
-    next_step(&app);
-    let a = sign_in_with(&app, &user, &code_now(&app, uri)).await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-    let access = a.body["tokens"]["access"].as_str().unwrap().to_string();
+    let access = app_sign_in(&app, &user, uri).await;
     assert_eq!(
         acceptance::peek_claims(&access)["amr"],
         json!(["pwd", "otp"])
@@ -206,13 +212,7 @@ async fn no_downgrade_to_an_e_mail_or_sms_code(app: TestApp) {
         texts,
         "nothing texted"
     );
-    next_step(&app);
-    assert_eq!(
-        sign_in_with(&app, &user, &code_now(&app, &uri))
-            .await
-            .status,
-        200
-    );
+    app_sign_in(&app, &user, &uri).await;
 }
 
 async fn a_recovery_code_signs_in_once(app: TestApp) {
@@ -246,9 +246,7 @@ async fn a_stolen_access_token_cannot_remove_the_app(app: TestApp) {
     let access = app.access_of(&user).await;
     let (uri, _) = turn_on(&app, &user, &access).await;
     // A code-earned token of a login of its own, as a thief would hold.
-    next_step(&app);
-    let a = sign_in_with(&app, &user, &code_now(&app, &uri)).await;
-    let access = a.body["tokens"]["access"].as_str().unwrap().to_string();
+    let access = app_sign_in(&app, &user, &uri).await;
     let a = remove(&app, &access, None).await;
     assert_eq!(a.status, 400, "no code: {:?}", a.body);
     assert!(a.body["fields"]["code"].is_string(), "{:?}", a.body);
@@ -266,9 +264,7 @@ async fn a_stolen_access_token_cannot_remove_the_app(app: TestApp) {
     let stored = app.ctx.store.user(user.id).await.unwrap().unwrap();
     assert!(stored.authenticator.is_some(), "still on");
     // With a current code, from a login of its own, it goes; e-mail codes work again.
-    next_step(&app);
-    let a = sign_in_with(&app, &user, &code_now(&app, &uri)).await;
-    let fresh = a.body["tokens"]["access"].as_str().unwrap().to_string();
+    let fresh = app_sign_in(&app, &user, &uri).await;
     next_step(&app);
     let a = remove(&app, &fresh, Some(&code_now(&app, &uri))).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
@@ -292,13 +288,7 @@ async fn a_lost_app_is_replaced_with_recovery_codes(app: TestApp) {
     let a = remove(&app, &access, Some(&codes[4])).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     let (uri, _) = turn_on(&app, &user, &access).await;
-    next_step(&app);
-    assert_eq!(
-        sign_in_with(&app, &user, &code_now(&app, &uri))
-            .await
-            .status,
-        200
-    );
+    app_sign_in(&app, &user, &uri).await;
     // The old recovery codes went with the old app.
     assert_eq!(sign_in_with(&app, &user, &codes[5]).await.status, 401);
 }
@@ -341,9 +331,7 @@ async fn the_secret_and_recovery_codes_are_not_stored_in_clear(app: TestApp) {
         assert!(!record.contains(c) && !record.contains(&c.replace('-', "")));
     }
     // Nor does any answer about the user carry it.
-    next_step(&app);
-    let a = sign_in_with(&app, &user, &code_now(&app, &uri)).await;
-    let access = a.body["tokens"]["access"].as_str().unwrap().to_string();
+    let access = app_sign_in(&app, &user, &uri).await;
     let profile = app.profile(user.id, &access).await.to_string();
     assert!(!profile.contains("authenticator") && !profile.contains(&secret));
     // Without an app, otpType Totp is a 400 that sends nothing.
@@ -381,13 +369,7 @@ async fn app_codes_are_budgeted_per_account_and_need_the_attempts_handle(app: Te
     let a = sign_in_with(&app, &user, &code_now(&app, &uri)).await;
     assert_eq!(a.status, 429, "past the budget: {:?}", a.body);
     app.start_of_window(900);
-    next_step(&app);
-    assert_eq!(
-        sign_in_with(&app, &user, &code_now(&app, &uri))
-            .await
-            .status,
-        200
-    );
+    app_sign_in(&app, &user, &uri).await;
 }
 
 async fn an_admin_removes_the_app_of_a_user_they_may_deactivate(app: TestApp) {
