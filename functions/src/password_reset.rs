@@ -175,7 +175,9 @@ pub async fn confirm(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             StatusCode::OK,
             html::reset_password(None, Some(Notice::Info(RESET))),
         )),
-        Err(e) if e.status.is_client_error() => {
+        // A refusal of what was typed: the page again, saying why. Anything else (429 with its
+        // `Retry-After`, 413, 5xx) answers as everywhere.
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {
             let token = shared::http::body_object(&req)
                 .ok()
                 .and_then(|b| b.get("token").and_then(|t| t.as_str()).map(str::to_string))
