@@ -755,7 +755,10 @@ async fn dynamodb_round_trips(report: &mut String) {
         )
         .await;
     // Turning the app on ended every session: the removal is made from this new one.
-    let other_access = a.body["tokens"]["access"].as_str().unwrap_or_default().to_string();
+    let other_access = a.body["tokens"]["access"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     served(a, "app code");
     row("POST /auth/login/{id}/ (app code)", counts().await);
     app.ctx.config.clock.advance(30);
