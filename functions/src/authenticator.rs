@@ -66,9 +66,7 @@ fn code_field(req: &Request, recovery: bool) -> ApiResult<String> {
 /// `POST /auth/authenticator/`: starts an enrolment.
 #[tracing::instrument(skip_all)]
 pub async fn enrol(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
-    let claims = ctx.verify_access(&req).await?;
-    let user = ctx.live_user(&claims).await?;
-    shared::auth::assured(&req, &claims)?;
+    let (user, claims) = ctx.authenticate_with_claims(&req).await?;
     let mut f = Fields::from_request_or_empty(&req)?;
     let password = f.required_secret("current_password", 4 * MAX_PASSWORD_CHARS);
     f.finish()?;
@@ -159,9 +157,7 @@ pub async fn confirm(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
 /// code, removes it; with `{"user_id"}`, an admin who may deactivate that user removes theirs.
 #[tracing::instrument(skip_all)]
 pub async fn remove(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
-    let claims = ctx.verify_access(&req).await?;
-    let caller = ctx.live_user(&claims).await?;
-    shared::auth::assured(&req, &claims)?;
+    let (caller, claims) = ctx.authenticate_with_claims(&req).await?;
     let mut f = Fields::from_request(&req)?;
     let target = f.optional_u64("user_id").filter(|id| *id != caller.id);
     f.finish()?;

@@ -20,9 +20,7 @@ pub const CHANGED_MEANWHILE: &str =
 
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
-    let claims = ctx.verify_access(&req).await?;
-    let caller = ctx.live_user(&claims).await?;
-    shared::auth::assured(&req, &claims)?;
+    let (caller, claims) = ctx.authenticate_with_claims(&req).await?;
     let mut f = Fields::from_request(&req)?;
     let current = f.required_secret("current_password", 4 * MAX_PASSWORD_CHARS);
     let password = f.new_password("password", "password2");

@@ -17,9 +17,7 @@ pub const NO_SESSION: &str =
 /// `POST /auth/logout/`: ends this login at once.
 #[tracing::instrument(skip_all)]
 pub async fn logout(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
-    let claims = ctx.verify_access(&req).await?;
-    let user = ctx.live_user(&claims).await?;
-    shared::auth::assured(&req, &claims)?;
+    let (user, claims) = ctx.authenticate_with_claims(&req).await?;
     let family = claims
         .fam
         .clone()

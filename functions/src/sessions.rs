@@ -57,9 +57,7 @@ async fn whose(ctx: &Ctx, req: &Request, caller: &User, action: Action) -> ApiRe
 /// `GET /auth/sessions/`: the active logins, newest first.
 #[tracing::instrument(skip_all)]
 pub async fn list(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
-    let claims = ctx.verify_access(&req).await?;
-    let caller = ctx.live_user(&claims).await?;
-    shared::auth::assured(&req, &claims)?;
+    let (caller, claims) = ctx.authenticate_with_claims(&req).await?;
     let user = whose(ctx, &req, &caller, Action::Read).await?;
     let current = (user.id == caller.id)
         .then_some(claims.fam.as_deref())

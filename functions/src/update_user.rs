@@ -223,9 +223,7 @@ fn parse(req: &Request, admin: bool) -> ApiResult<Changes> {
 #[tracing::instrument(skip_all)]
 pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let base_url = ctx.public_base_url(&req)?;
-    let claims = ctx.verify_access(&req).await?;
-    let caller = ctx.live_user(&claims).await?;
-    shared::auth::assured(&req, &claims)?;
+    let (caller, claims) = ctx.authenticate_with_claims(&req).await?;
     let id = path_id(&req, "id")?;
     let target = ctx
         .store

@@ -154,10 +154,16 @@ impl Ctx {
     /// The live user behind the request's access token (bearer or `auth_key`), or 401; 403 when
     /// the token was earned with less than the route asks ([`Assurance`]).
     pub async fn authenticate(&self, req: &Request) -> ApiResult<User> {
+        Ok(self.authenticate_with_claims(req).await?.0)
+    }
+
+    /// [`Ctx::authenticate`], with the token's claims: for a handler that needs its session
+    /// (`fam`) or sign-in time as well as the user.
+    pub async fn authenticate_with_claims(&self, req: &Request) -> ApiResult<(User, Claims)> {
         let claims = self.verify_access(req).await?;
         let user = self.live_user(&claims).await?;
         assured(req, &claims)?;
-        Ok(user)
+        Ok((user, claims))
     }
 
     /// The claims of the request's access token if its signature, issuer, audience and expiry

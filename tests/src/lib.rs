@@ -924,11 +924,16 @@ impl TestApp {
         self.session(user).await.0
     }
 
+    /// `GET /auth/info/{id}/` as the holder of `token`, whatever it answers: how a test sees
+    /// whether a token is still honoured.
+    pub async fn profile_answer(&self, id: u64, token: &str) -> Answer {
+        self.call("GET", &format!("/auth/info/{id}/"), None, Some(token))
+            .await
+    }
+
     /// `GET /auth/info/{id}/` as the holder of `token`, which must answer 200: the profile.
     pub async fn profile(&self, id: u64, token: &str) -> Value {
-        let a = self
-            .call("GET", &format!("/auth/info/{id}/"), None, Some(token))
-            .await;
+        let a = self.profile_answer(id, token).await;
         assert_eq!(a.status, 200, "profile of {id}: {:?}", a.body);
         a.body
     }

@@ -121,14 +121,7 @@ async fn an_app_turns_on_with_a_first_code_and_then_signs_in(app: TestApp) {
         "An authenticator app now protects your Fintract account"
     ));
     // Every session ended with it: one earned with an e-mail code does not outlive the app.
-    let a = app
-        .call(
-            "GET",
-            &format!("/auth/info/{}/", user.id),
-            None,
-            Some(&access),
-        )
-        .await;
+    let a = app.profile_answer(user.id, &access).await;
     assert_eq!(a.status, 401, "{:?}", a.body);
     let access = app_sign_in(&app, &user, uri).await;
     assert_eq!(

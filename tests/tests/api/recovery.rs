@@ -80,14 +80,7 @@ async fn a_forgotten_password_is_reset_once_through_the_mailed_link(app: TestApp
     let a = confirm_reset(&app, &token, NEW_PASSWORD).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     // Every session ended: access and refresh tokens alike.
-    let a = app
-        .call(
-            "GET",
-            &format!("/auth/info/{}/", user.id),
-            None,
-            Some(&access),
-        )
-        .await;
+    let a = app.profile_answer(user.id, &access).await;
     assert_eq!(a.status, 401, "{:?}", a.body);
     assert_eq!(app.refresh(&refresh).await.status, 401);
     // The old password is gone, the new one signs in, and the address was told.
@@ -296,14 +289,7 @@ async fn changing_the_password_ends_every_other_session(app: TestApp) {
         acceptance::peek_claims(&mine)["auth_time"]
     );
     for (token, who) in [(&mine, "the old token"), (&other_access, "another session")] {
-        let a = app
-            .call(
-                "GET",
-                &format!("/auth/info/{}/", user.id),
-                None,
-                Some(token),
-            )
-            .await;
+        let a = app.profile_answer(user.id, token).await;
         assert_eq!(a.status, 401, "{who}: {:?}", a.body);
     }
     assert_eq!(app.refresh(&other_refresh).await.status, 401);

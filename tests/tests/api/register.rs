@@ -210,14 +210,7 @@ async fn a_bank_customer_id_links_accounts_served_after_approval(app: TestApp) {
         (a.status, a.error()),
         (403, "Account awaiting admin approval.")
     );
-    let info = app
-        .call(
-            "GET",
-            &format!("/auth/info/{}/", user.id),
-            None,
-            Some(&access),
-        )
-        .await;
+    let info = app.profile_answer(user.id, &access).await;
     assert_eq!(
         info.body["net_balance"], 0,
         "no account data before approval"
@@ -251,14 +244,7 @@ async fn a_bank_customer_id_links_accounts_served_after_approval(app: TestApp) {
         "approval takes effect on the next request: {:?}",
         a.body
     );
-    let info = app
-        .call(
-            "GET",
-            &format!("/auth/info/{}/", user.id),
-            None,
-            Some(&access),
-        )
-        .await;
+    let info = app.profile_answer(user.id, &access).await;
     assert_eq!(info.body["net_balance"], 42_000);
 
     let mut again = app.registration("CUSTOMER");
