@@ -260,6 +260,7 @@ async fn an_admin_changing_a_number_gives_the_admins_own_password(app: TestApp) 
 }
 
 async fn confirmation_texts_are_budgeted_per_account(app: TestApp) {
+    app.start_of_window(3600);
     let user = app.new_user("CUSTOMER").await;
     let access = app.access_of(&user).await;
     for _ in 0..3 {

@@ -91,6 +91,7 @@ async fn the_same_new_email_eight_times_sends_one_mail(app: TestApp) {
 }
 
 async fn email_changes_past_the_account_budget_get_429_and_change_nothing(app: TestApp) {
+    app.start_of_window(3600);
     let user = app.new_user("CUSTOMER").await;
     let token = app.access_of(&user).await;
     let mut last = String::new();
@@ -154,6 +155,7 @@ async fn email_changes_past_the_account_budget_get_429_and_change_nothing(app: T
 }
 
 async fn one_address_gets_no_more_than_its_budget_from_many_accounts(app: TestApp) {
+    app.start_of_window(3600);
     let victim = fresh_address("victim");
     for n in 0..=PER_RECIPIENT {
         let user = app.new_user("CUSTOMER").await;
@@ -170,6 +172,7 @@ async fn one_address_gets_no_more_than_its_budget_from_many_accounts(app: TestAp
 }
 
 async fn email_changes_are_budgeted_per_source(app: TestApp) {
+    app.start_of_window(3600);
     // Every request of a test comes from 127.0.0.1: one source.
     let accounts = PER_SOURCE / PER_ACCOUNT;
     for n in 0..=accounts {
@@ -220,6 +223,7 @@ async fn sign_in_codes_are_budgeted_per_account_by_mail_and_sms(app: TestApp) {
 }
 
 async fn sign_in_codes_are_budgeted_per_source(app: TestApp) {
+    app.start_of_window(900);
     let user = app.new_user("CUSTOMER").await;
     for _ in 0..50 {
         // Refused before any password is checked, but counted against the source all the same.
@@ -232,6 +236,7 @@ async fn sign_in_codes_are_budgeted_per_source(app: TestApp) {
 }
 
 async fn registration_and_re_verify_mails_are_budgeted_per_source(app: TestApp) {
+    app.start_of_window(3600);
     for _ in 0..20 {
         assert_eq!(app.register(&json!({}), None).await.status, 400);
     }

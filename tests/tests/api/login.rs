@@ -186,6 +186,7 @@ async fn answers_do_not_reveal_whether_an_email_exists(app: TestApp) {
 }
 
 async fn login_attempts_are_throttled_per_address(app: TestApp) {
+    app.start_of_window(900);
     let user = app.new_user("CUSTOMER").await;
     let mut statuses = vec![];
     for _ in 0..11 {

@@ -267,6 +267,7 @@ async fn a_bank_customer_id_links_accounts_served_after_approval(app: TestApp) {
 }
 
 async fn re_verify_answers_the_same_for_any_address_and_is_throttled(app: TestApp) {
+    app.start_of_window(3600);
     let body = app.registration("CUSTOMER");
     assert_eq!(app.register(&body, None).await.status, 201);
     let email = body["email"].as_str().unwrap();
