@@ -8,6 +8,9 @@ SAM_VENV := .venv-sam
 SAM_TOOLS := 'aws-sam-cli>=1.170,<2' 'cargo-lambda>=1.9,<2' 'ziglang>=0.13,<0.15'
 SAM := PATH=$(CURDIR)/$(SAM_VENV)/bin:$$PATH SAM_CLI_TELEMETRY=0 sam
 LAMBDA_TOOLS := 'cargo-lambda>=1.9,<2' 'ziglang>=0.13,<0.15'
+# The bench's Python peer of the loans function (tests/peer/), under the same CPU quota.
+PEER_VENV := .venv-peer
+PEER_TOOLS := 'aws-lambda-powertools>=3,<4' 'boto3>=1.35,<2' 'pyjwt[crypto]>=2.10,<3'
 CARGO_TEST := cargo test --locked
 MOTO := MOTO_PYTHON=$(CURDIR)/$(VENV)/bin/python
 # Local configuration for `cargo lambda watch` / `make invoke`: the same files `make run` uses.
@@ -18,7 +21,7 @@ ADMIN := cargo run --locked -q -p local --bin fintract-admin --
 # One Lambda function per binary in functions/src/bin/, named as in the route registry.
 FUNCTIONS := $(basename $(notdir $(wildcard functions/src/bin/*.rs)))
 
-.PHONY: rehearse rehearse-one chromium bench run test test-embedded test-aws lint lint-template fmt setup setup-lambda build zip watch invoke deploy clean
+.PHONY: rehearse rehearse-one chromium bench bench-full bench-tools run test test-embedded test-aws lint lint-template fmt setup setup-lambda build zip watch invoke deploy clean
 
 ## Serve every route on http://127.0.0.1:3000 with the embedded backend and demo data.
 run:
@@ -126,10 +129,22 @@ invoke: $(VENV)/.lambda-ready .local/secret
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda invoke $(FN) --data-file target/invoke-$(FN).json
 
 ## Performance budgets (ARCHITECTURE.md §10): prints the table and writes target/bench/report.md.
-bench: $(VENV)/.ready
-	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
-	cargo build --locked --profile perf --workspace --bins
+## The production path (TLS, CPU quotas) covers loans here; `make bench-full` covers every function.
+bench: bench-tools
 	$(MOTO) target/perf/bench
+
+bench-full: bench-tools
+	$(MOTO) BENCH_FULL=1 target/perf/bench
+
+bench-tools: $(VENV)/.ready $(PEER_VENV)/.ready
+	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	@command -v openssl >/dev/null || { apt-get update -q && apt-get install -y -q openssl; }
+	cargo build --locked --profile perf --workspace --bins
+
+$(PEER_VENV)/.ready: Makefile
+	python3 -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet --disable-pip-version-check $(PEER_TOOLS)
+	touch $@
 
 ## Deploy with SAM (from .venv-sam; AWS credentials of the target account); see README.
 deploy: $(SAM_VENV)/.ready
@@ -143,4 +158,4 @@ fmt:
 	cargo fmt --all
 
 clean:
-	rm -rf target .local .aws-sam $(VENV) $(SAM_VENV)
+	rm -rf target .local .aws-sam $(VENV) $(SAM_VENV) $(PEER_VENV)

@@ -5,7 +5,10 @@ does not (its backends take no locks), so under concurrent requests two conditio
 both pass. The concurrency tests must find our races, not the emulator's: this runs moto's own
 WSGI app behind one lock, keeping HTTP/1.1 keep-alive and threads for the connections.
 
-usage: python moto_serial.py -H 127.0.0.1 -p PORT
+usage: python moto_serial.py -H 127.0.0.1 -p PORT [--tls-port PORT --cert PEM --key PEM]
+
+With --tls-port, the same emulator (one state, one lock) also answers over TLS on that port with
+the given certificate: the benchmark's production path, where functions reach AWS over HTTPS.
 
 IAM: with moto's IAM enforcement on (INITIAL_NO_AUTH_ACTION_COUNT, or POST /moto-api/reset-auth,
 as tests/iam_identities.py does), four moto 5.2.5 defects are worked around here, all inside the
@@ -37,17 +40,19 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server, run_simple
 
 
 class OneAtATime:
     """Also counts DynamoDB operations by name: GET /_counts reads them, DELETE /_counts resets
-    (the benchmark's count of round trips per endpoint)."""
+    (the benchmark's count of round trips per endpoint). GET /_requests answers how many
+    requests of any service it has served (the benchmark's emulator round trips per cold start)."""
 
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
         self.counts = {}
+        self.requests = 0
 
     def __call__(self, environ, start_response):
         with self.lock:
@@ -57,6 +62,10 @@ class OneAtATime:
                 body = json.dumps(self.counts).encode()
                 start_response("200 OK", [("Content-Type", "application/json")])
                 return [body]
+            if environ.get("PATH_INFO") == "/_requests":
+                start_response("200 OK", [("Content-Type", "application/json")])
+                return [json.dumps({"requests": self.requests}).encode()]
+            self.requests += 1
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             if target.startswith("DynamoDB_"):
                 operation = target.split(".", 1)[-1]
@@ -263,14 +272,27 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
+    parser.add_argument("--tls-port", type=int)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     install_signature_fix()
-    app = DomainDispatcherApplication(create_backend_app)
+    app = OneAtATime(DomainDispatcherApplication(create_backend_app))
+    if args.tls_port:
+        tls = make_server(
+            args.host,
+            args.tls_port,
+            app,
+            threaded=True,
+            request_handler=MotoRequestHandler,
+            ssl_context=(args.cert, args.key),
+        )
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
     run_simple(
         args.host,
         args.port,
-        OneAtATime(app),
+        app,
         threaded=True,
         request_handler=MotoRequestHandler,
     )

@@ -42,14 +42,24 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn command(port: u16) -> Command {
+fn command(port: u16, tls: Option<&Tls>) -> Command {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto_serial.py");
     let log = std::fs::File::create(std::env::temp_dir().join(format!("moto-{port}.log")))
         .expect("moto log file");
     let mut command = Command::new(python());
     command
         .arg(&script)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    if let Some(tls) = tls {
+        command
+            .arg("--tls-port")
+            .arg(tls.port.to_string())
+            .arg("--cert")
+            .arg(&tls.cert)
+            .arg("--key")
+            .arg(&tls.key);
+    }
+    command
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log);
@@ -74,7 +84,7 @@ fn start() -> String {
     // The child is tied to this thread, which lives as long as the test process: when the process
     // ends, the kernel sends the emulator SIGTERM (PR_SET_PDEATHSIG).
     std::thread::spawn(move || {
-        let mut command = command(port);
+        let mut command = command(port, None);
         unsafe {
             use std::os::unix::process::CommandExt;
             command.pre_exec(|| {
@@ -110,13 +120,38 @@ fn start() -> String {
 /// outage's would not be: the test recreates what it needs).
 pub struct Dedicated {
     port: u16,
+    tls: Option<Tls>,
     child: Option<std::process::Child>,
+}
+
+/// A second listener of the same emulator, over TLS with this certificate and key (PEM files).
+struct Tls {
+    port: u16,
+    cert: PathBuf,
+    key: PathBuf,
 }
 
 impl Dedicated {
     pub fn start() -> Self {
         let mut d = Dedicated {
             port: free_port(),
+            tls: None,
+            child: None,
+        };
+        d.restart();
+        d
+    }
+
+    /// An emulator that also answers over HTTPS (see [`Dedicated::tls_url`]) with the server
+    /// certificate `cert` and its key `key`.
+    pub fn start_with_tls(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let mut d = Dedicated {
+            port: free_port(),
+            tls: Some(Tls {
+                port: free_port(),
+                cert: cert.to_path_buf(),
+                key: key.to_path_buf(),
+            }),
             child: None,
         };
         d.restart();
@@ -125,6 +160,13 @@ impl Dedicated {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The HTTPS URL of the same emulator, if it was started with TLS.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .map(|t| format!("https://127.0.0.1:{}", t.port))
     }
 
     /// Kills the emulator: connections are refused until `restart`.
@@ -138,8 +180,15 @@ impl Dedicated {
     /// Starts it again on the same port.
     pub fn restart(&mut self) {
         self.stop();
-        self.child = Some(command(self.port).spawn().expect("start moto"));
+        self.child = Some(
+            command(self.port, self.tls.as_ref())
+                .spawn()
+                .expect("start moto"),
+        );
         wait_until_listening(self.port);
+        if let Some(tls) = &self.tls {
+            wait_until_listening(tls.port);
+        }
     }
 }
 

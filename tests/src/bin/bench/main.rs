@@ -2,6 +2,8 @@
 //! to `target/bench/report.md`. Medians of repeated runs; the cold-start budget is a ratio to a
 //! bare `lambda_runtime` echo function measured in the same run, so a noisy machine moves both.
 
+mod production;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -867,12 +869,22 @@ async fn main() {
             .unwrap_or(0)
     )
     .unwrap();
-    // `BENCH_ONLY=dynamodb` (or a comma-separated list of cold, sizes, tokens, latency,
-    // dynamodb) runs only those sections; unset, all of them.
+    // `BENCH_ONLY=dynamodb` (or a comma-separated list of cold, production, sizes, tokens,
+    // latency, dynamodb) runs only those sections; unset, all of them. `BENCH_FULL=1` (`make
+    // bench-full`) measures every function on the production path, not only loans.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let runs = |section: &str| only.is_empty() || only.split(',').any(|s| s.trim() == section);
     if runs("cold") {
         cold_and_memory(&mut report).await;
+    }
+    if runs("production") {
+        let full = std::env::var_os("BENCH_FULL").is_some();
+        let names = if full {
+            functions()
+        } else {
+            vec!["loans".to_string()]
+        };
+        production::production_path(&mut report, &names, 5).await;
     }
     if runs("sizes") {
         sizes(&mut report);
