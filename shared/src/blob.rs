@@ -43,7 +43,7 @@ pub trait Blobs: Send + Sync {
 
 /// S3: private bucket, SSE-S3 on every object, presigned GETs.
 pub struct S3Blobs {
-    pub client: aws_sdk_s3::Client,
+    pub client: crate::context::LazyClient<aws_sdk_s3::Client>,
     pub bucket: String,
 }
 
@@ -55,6 +55,7 @@ fn s3_err(e: impl std::error::Error + 'static) -> BlobError {
 impl Blobs for S3Blobs {
     async fn put(&self, key: &str, bytes: Vec<u8>, meta: &BlobMeta) -> Result<(), BlobError> {
         self.client
+            .get()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -70,6 +71,7 @@ impl Blobs for S3Blobs {
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         self.client
+            .get()
             .delete_object()
             .bucket(&self.bucket)
             .key(key)
@@ -92,6 +94,7 @@ impl Blobs for S3Blobs {
         loop {
             let page = self
                 .client
+                .get()
                 .list_objects_v2()
                 .bucket(&self.bucket)
                 .prefix(prefix)
@@ -115,6 +118,7 @@ impl Blobs for S3Blobs {
     async fn exists(&self, key: &str) -> Result<bool, BlobError> {
         match self
             .client
+            .get()
             .head_object()
             .bucket(&self.bucket)
             .key(key)
@@ -131,6 +135,7 @@ impl Blobs for S3Blobs {
         let config = PresigningConfig::expires_in(ttl).map_err(|e| BlobError(e.to_string()))?;
         let presigned = self
             .client
+            .get()
             .get_object()
             .bucket(&self.bucket)
             .key(key)

@@ -36,8 +36,8 @@ pub trait Notifier: Send + Sync {
 
 /// SES for e-mail, SNS for SMS.
 pub struct AwsNotifier {
-    pub ses: aws_sdk_sesv2::Client,
-    pub sns: aws_sdk_sns::Client,
+    pub ses: crate::context::LazyClient<aws_sdk_sesv2::Client>,
+    pub sns: crate::context::LazyClient<aws_sdk_sns::Client>,
     pub from: String,
     pub sms_sender_id: String,
 }
@@ -63,6 +63,7 @@ impl Notifier for AwsNotifier {
                     .body(Body::builder().text(content(&m.body)?).build())
                     .build();
                 self.ses
+                    .get()
                     .send_email()
                     .from_email_address(&self.from)
                     .destination(Destination::builder().to_addresses(&m.to).build())
@@ -81,6 +82,7 @@ impl Notifier for AwsNotifier {
                         .map_err(|e| err(&e))
                 };
                 self.sns
+                    .get()
                     .publish()
                     .phone_number(&m.to)
                     .message(&m.body)
