@@ -520,6 +520,31 @@ pub async fn provision(sdk: &aws_config::SdkConfig, config: &Config) -> Result<(
     Ok(())
 }
 
+/// `events/<function>.json` with tokens `ctx` issues for `issuer` filled in, signed in with the
+/// code: the demo customer's (`__ACCESS_TOKEN__`, `__REFRESH_TOKEN__`) and the demo admin's
+/// (`__ADMIN_TOKEN__`). The boot tests and the bench feed functions these.
+pub async fn event_with_demo_tokens(ctx: &Ctx, function: &str, issuer: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(format!("{function}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let user = |name: &'static str| async move {
+        ctx.store.user_by_username(name).await.unwrap().unwrap()
+    };
+    let code = shared::jwt::Earned::PasswordAndCode;
+    let james = ctx
+        .issue_tokens(issuer, &user(demo::JAMES.username).await, code)
+        .await
+        .unwrap();
+    let admin = ctx
+        .issue_tokens(issuer, &user(demo::ADMIN.username).await, code)
+        .await
+        .unwrap();
+    text.replace("__ACCESS_TOKEN__", &james.access)
+        .replace("__REFRESH_TOKEN__", &james.refresh)
+        .replace("__ADMIN_TOKEN__", &admin.access)
+}
+
 /// An account whose stored item the adapters cannot decode (see [`TestApp::corrupt_an_account`]).
 pub const CORRUPT_ACCOUNT: &str = "5000199999";
 

@@ -124,25 +124,7 @@ async fn boot_on_aws_with(
 
 /// `events/<function>.json` with demo tokens issued by `ctx` filled in.
 async fn event_for(function: &str, ctx: &Ctx, issuer: &str) -> String {
-    let user = |name: &str| {
-        let name = name.to_string();
-        async move { ctx.store.user_by_username(&name).await.unwrap().unwrap() }
-    };
-    // Signed in with the code: what the Fintract events need and the DFCU ones accept.
-    let code = shared::jwt::Earned::PasswordAndCode;
-    let james = ctx
-        .issue_tokens(issuer, &user("jblunt").await, code)
-        .await
-        .unwrap();
-    let admin = ctx
-        .issue_tokens(issuer, &user("admin").await, code)
-        .await
-        .unwrap();
-    std::fs::read_to_string(repo().join("events").join(format!("{function}.json")))
-        .unwrap_or_else(|e| panic!("events/{function}.json: {e}"))
-        .replace("__ACCESS_TOKEN__", &james.access)
-        .replace("__REFRESH_TOKEN__", &james.refresh)
-        .replace("__ADMIN_TOKEN__", &admin.access)
+    acceptance::event_with_demo_tokens(ctx, function, issuer).await
 }
 
 /// Runs `function`'s binary with the Lambda variables and `vars`, feeds it `event`, and returns

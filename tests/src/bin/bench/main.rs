@@ -68,24 +68,7 @@ async fn prepared(dir: &Path, function: &str) -> String {
     if function == "lambda-echo" {
         return std::fs::read_to_string(repo().join("events/loans.json")).unwrap();
     }
-    let user = |name: &'static str| {
-        let ctx = &ctx;
-        async move { ctx.store.user_by_username(name).await.unwrap().unwrap() }
-    };
-    let code = shared::jwt::Earned::PasswordAndCode;
-    let james = ctx
-        .issue_tokens(ISSUER, &user("jblunt").await, code)
-        .await
-        .unwrap();
-    let admin = ctx
-        .issue_tokens(ISSUER, &user("admin").await, code)
-        .await
-        .unwrap();
-    std::fs::read_to_string(repo().join("events").join(format!("{function}.json")))
-        .unwrap()
-        .replace("__ACCESS_TOKEN__", &james.access)
-        .replace("__REFRESH_TOKEN__", &james.refresh)
-        .replace("__ADMIN_TOKEN__", &admin.access)
+    acceptance::event_with_demo_tokens(&ctx, function, ISSUER).await
 }
 
 struct Run {
