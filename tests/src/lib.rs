@@ -753,21 +753,33 @@ impl TestApp {
             .clone()
     }
 
-    /// The six-digit code in the last message to `to`.
+    /// The six-digit code in the last message to `to` that carries one. Security notices go to
+    /// the same addresses, and on AWS the emulator's mail is shared by every test of the process:
+    /// a demo account's notice from another test may come after the code.
     pub async fn code_sent_to(&self, to: &str) -> String {
-        let body = self.last_message_to(to).await;
-        body.split(|c: char| !c.is_ascii_digit())
-            .find(|w| w.len() == 6)
-            .unwrap_or_else(|| panic!("no code in {body:?}"))
-            .to_string()
+        let messages = self.messages_to(to).await;
+        messages
+            .iter()
+            .rev()
+            .find_map(|m| {
+                m.body
+                    .split(|c: char| !c.is_ascii_digit())
+                    .find(|w| w.len() == 6)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| panic!("no code in any message to {to}: {messages:?}"))
     }
 
-    /// The verification link's path and query in the last message to `email`.
+    /// The verification link's path and query in the last message to `email` that carries one.
     pub async fn link_sent_to(&self, email: &str) -> String {
-        let body = self.last_message_to(email).await;
-        let start = body
-            .find("/auth/verify-email/")
-            .unwrap_or_else(|| panic!("no link in {body:?}"));
+        let messages = self.messages_to(email).await;
+        let body = messages
+            .iter()
+            .rev()
+            .map(|m| m.body.as_str())
+            .find(|b| b.contains("/auth/verify-email/"))
+            .unwrap_or_else(|| panic!("no link in any message to {email}: {messages:?}"));
+        let start = body.find("/auth/verify-email/").unwrap_or_default();
         body[start..]
             .split_whitespace()
             .next()

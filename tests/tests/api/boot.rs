@@ -13,10 +13,6 @@ use shared::Ctx;
 
 const SECRET: &str = "boot-test-secret-boot-test-secret-0123456789";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// The function binaries sit beside this test's `deps/` folder once built.
 fn binary(function: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
