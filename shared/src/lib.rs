@@ -19,6 +19,7 @@ pub mod http;
 pub mod jwt;
 pub mod keys;
 pub mod lambda;
+pub mod latency;
 pub mod metrics;
 pub mod model;
 pub mod notify;
