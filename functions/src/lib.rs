@@ -246,10 +246,7 @@ mod tests {
                 )
             })
             .collect();
-        let body = crate::dashboard::metrics_body(
-            &shared::metrics::Report::new(Default::default(), &[], 0),
-            0,
-        );
+        let body = crate::dashboard::metrics_body(&shared::metrics::Report::empty(0), 0);
         let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
         let listed: Vec<_> = body["endpoints"]
             .as_array()

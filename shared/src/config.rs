@@ -40,7 +40,14 @@ pub struct Config {
     pub refresh_ttl: Duration,
     /// The absolute lifetime of a login (`SESSION_MAX_SECS`), however often it is refreshed.
     pub session_max: Duration,
-    pub counter_shards: u32,
+    /// The request rate counting is sized for (`COUNTER_TARGET_RPS`): it sets how many
+    /// partitions each hour's counts spread over ([`Config::counter_parts`]).
+    pub counter_target_rps: u64,
+    /// Whether each answer also writes a CloudWatch Embedded Metric Format line to stdout
+    /// (`METRICS_EMF`; on by default inside Lambda, off elsewhere).
+    pub emf_metrics: bool,
+    /// The CloudWatch namespace of those metrics (`METRICS_NAMESPACE`).
+    pub metrics_namespace: String,
     /// The API's public base URL (a custom domain with its base path), when configured: it wins.
     /// Unset in AWS by default, where each request's API Gateway context gives it instead
     /// (`Ctx::public_base_url`): a reference to the API from each function would be a cycle.
@@ -106,7 +113,17 @@ pub struct ConfigError {
 /// The shortest HMAC key accepted (code hashes, the dashboard cookie, local download URLs).
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// The writes a second one partition of counts is planned for: half DynamoDB's limit of 1,000
+/// write units a second per partition key, for the imbalance of random parts and for bursts.
+pub const WRITES_PER_PART: u64 = 500;
+
 impl Config {
+    /// How many partitions each hour's counts spread over: enough that the target rate puts at
+    /// most [`WRITES_PER_PART`] writes a second on each.
+    pub fn counter_parts(&self) -> u32 {
+        self.counter_target_rps.div_ceil(WRITES_PER_PART).max(1) as u32
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -175,7 +192,21 @@ impl Config {
                 "SESSION_MAX_SECS",
                 DEFAULT_SESSION_MAX_SECS,
             )?),
-            counter_shards: seconds(&lookup, "COUNTER_SHARDS", 4)?.clamp(1, 64) as u32,
+            counter_target_rps: seconds(&lookup, "COUNTER_TARGET_RPS", 1_000)?.min(10_000_000),
+            emf_metrics: match lookup("METRICS_EMF").as_deref() {
+                Some("true" | "1") => true,
+                Some("false" | "0") => false,
+                Some(_) => {
+                    return Err(ConfigError {
+                        name: "METRICS_EMF",
+                        problem: "must be true or false".into(),
+                    })
+                }
+                None => lookup("AWS_LAMBDA_RUNTIME_API").is_some(),
+            },
+            metrics_namespace: lookup("METRICS_NAMESPACE")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "Fintract/API".into()),
             public_base_url: base_url(lookup("PUBLIC_BASE_URL"))?,
             mail_from: lookup("MAIL_FROM").unwrap_or_else(|| "no-reply@fintract.local".into()),
             sms_sender_id: lookup("SMS_SENDER_ID").unwrap_or_else(|| "Fintract".into()),
@@ -281,7 +312,9 @@ impl Config {
             access_ttl: Duration::from_secs(300),
             refresh_ttl: Duration::from_secs(86_400),
             session_max: Duration::from_secs(DEFAULT_SESSION_MAX_SECS),
-            counter_shards: 4,
+            counter_target_rps: 1_000,
+            emf_metrics: false,
+            metrics_namespace: "Fintract/API".into(),
             clock: Default::default(),
         }
     }

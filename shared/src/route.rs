@@ -145,6 +145,7 @@ impl Route {
         let request_id = crate::http::request_id(&req);
         // What the handler's `authenticate` holds a bearer token to.
         req.extensions_mut().insert(self.assurance);
+        let started = std::time::Instant::now();
         let outcome = std::panic::AssertUnwindSafe((self.handler)(ctx.clone(), req))
             .catch_unwind()
             .await;
@@ -162,7 +163,8 @@ impl Route {
             }
         };
         if self.counted {
-            crate::metrics::count(ctx, self.function, response.status().as_u16()).await;
+            let took = started.elapsed();
+            crate::metrics::count(ctx, self.function, response.status().as_u16(), took).await;
         }
         response
     }

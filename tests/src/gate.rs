@@ -11,9 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use shared::model::{Account, AccountWithLoans, Loan, NewUser, User, UserType};
 use shared::store::{
-    AccountStore, CounterRow, Counters, DataStore, DeviceRecord, DeviceStore, Migration, OtpBudget,
-    OtpKind, OtpRecord, OtpStore, RefreshRecord, Rotation, SessionRecord, SessionStore,
-    StatusClass, StoreError, Taken, Tally, Throttles, TokenStore, Update, UserStore, Verification,
+    AccountStore, AllTime, ByFunction, Counters, DataStore, DeviceRecord, DeviceStore, Migration,
+    OtpBudget, OtpKind, OtpRecord, OtpStore, RefreshRecord, Rotation, SessionRecord, SessionStore,
+    StatusClass, StoreError, Taken, Throttles, TokenStore, Update, UserStore, Verification,
     VerificationStore,
 };
 
@@ -127,20 +127,40 @@ impl Counters for PairedReads {
         &self,
         function: &str,
         hour: i64,
-        shard: u32,
+        part: u32,
+        bucket: u16,
         class: StatusClass,
     ) -> Result<(), StoreError> {
-        self.inner.add(function, hour, shard, class).await
+        self.inner.add(function, hour, part, bucket, class).await
     }
-    async fn read_hours(
+    async fn read_hour(&self, hour: i64, parts: u32) -> Result<ByFunction, StoreError> {
+        self.inner.read_hour(hour, parts).await
+    }
+    async fn rollups(
         &self,
         from_hour: i64,
         to_hour: i64,
-    ) -> Result<Vec<CounterRow>, StoreError> {
-        self.inner.read_hours(from_hour, to_hour).await
+    ) -> Result<(BTreeMap<i64, ByFunction>, Option<AllTime>), StoreError> {
+        self.inner.rollups(from_hour, to_hour).await
     }
-    async fn totals_by_function(&self) -> Result<BTreeMap<String, Tally>, StoreError> {
-        self.inner.totals_by_function().await
+    async fn put_rollup(&self, hour: i64, figures: &ByFunction) -> Result<(), StoreError> {
+        self.inner.put_rollup(hour, figures).await
+    }
+    async fn advance_all_time(
+        &self,
+        prev: Option<i64>,
+        next: &AllTime,
+    ) -> Result<bool, StoreError> {
+        self.inner.advance_all_time(prev, next).await
+    }
+    async fn sum_through(&self, through_hour: i64) -> Result<ByFunction, StoreError> {
+        self.inner.sum_through(through_hour).await
+    }
+    async fn record_loss(&self, hour: i64, part: u32) -> Result<(), StoreError> {
+        self.inner.record_loss(hour, part).await
+    }
+    async fn losses(&self) -> Result<BTreeMap<i64, u64>, StoreError> {
+        self.inner.losses().await
     }
 }
 

@@ -12,9 +12,9 @@ use base64::Engine;
 use maud::{html, Markup, PreEscaped, Render};
 use sha2::{Digest, Sha256};
 use shared::http::StatusCode;
-use shared::metrics::Report;
+use shared::metrics::{error_rates, percentiles, Report};
 use shared::model::User;
-use shared::store::Tally;
+use shared::store::{Figures, Tally};
 use shared::{Body, Response};
 
 use super::chart;
@@ -81,6 +81,8 @@ border-radius:10px;padding:14px 16px}\
 .legend{display:flex;gap:6px 16px;flex-wrap:wrap;font-size:13px;color:var(--muted);margin:0 0 6px;padding:0;list-style:none}\
 .swatch{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:6px;vertical-align:-1px}\
 .swatch.positive{background:var(--ok)}.swatch.negative{background:var(--warn)}.swatch.failed{background:var(--bad)}\
+.swatch.p95{background:#3949ab;height:3px;vertical-align:3px}\
+.figure.latency{border-top-color:#3949ab}\
 .table-wrap{overflow-x:auto}\
 .chart{display:block;width:100%;height:auto}.chart.compact{display:none}\
 table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}\
@@ -115,7 +117,7 @@ thead{display:none}tr{display:grid;grid-template-columns:repeat(4,minmax(0,1fr))
 border-bottom:1px solid var(--line);padding:8px 0}th,td{border:0;padding:2px 4px}\
 tbody th,tfoot th{grid-column:1/-1;padding-bottom:4px}td{text-align:left}\
 td::before{content:attr(data-label);display:block;font-size:11px;color:var(--muted)}\
-tfoot tr{border-bottom:0}}\
+tfoot tr{border-bottom:0}#performance tr{grid-template-columns:repeat(3,minmax(0,1fr))}}\
 ";
 
 /// The Content-Security-Policy of every page: nothing but this file's own style sheet, forms
@@ -323,15 +325,108 @@ fn figures(all: Tally, recent: Tally) -> Markup {
     }
 }
 
+/// A share as a percentage: `0.5%`, `12%`; a dash where there were no requests.
+pub fn percent(share: Option<f64>) -> String {
+    match share {
+        None => "–".into(),
+        Some(0.0) => "0%".into(),
+        Some(s) if s < 0.1 => format!("{:.2}%", s * 100.0),
+        Some(s) => format!("{:.1}%", s * 100.0),
+    }
+}
+
+/// A duration read from a histogram, or a dash where none was recorded.
+fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".into(), chart::duration)
+}
+
+/// The figures of how fast and how well the API answers: p95 and p99 durations, and the
+/// shares of server (5xx) and client (4xx) errors; the last 24 hours, all-time below.
+fn performance_figures(report: &Report) -> Markup {
+    let (recent, all) = (percentiles(&report.recent), percentiles(&report.all_time));
+    let (recent_rates, all_rates) = (error_rates(&report.recent), error_rates(&report.all_time));
+    let figure = |class: &str, id: &str, title: &str, recent: String, all: String| {
+        html! {
+            div.figure.(class) {
+                h2 { (title) }
+                p.value id={ "recent-" (id) } { (recent) }
+                p.recent { "All time: " span id={ "all-" (id) } { (all) } }
+            }
+        }
+    };
+    html! {
+        section.figures aria-label="Latency and error rates, last 24 hours" {
+            (figure("latency", "p95", "p95 latency, last 24 hours",
+                ms(recent.map(|p| p.p95)), ms(all.map(|p| p.p95))))
+            (figure("latency", "p99", "p99 latency, last 24 hours",
+                ms(recent.map(|p| p.p99)), ms(all.map(|p| p.p99))))
+            (figure("failed", "server-error-rate", "Server error rate (5xx / all), last 24 hours",
+                percent(recent_rates.map(|r| r.0)), percent(all_rates.map(|r| r.0))))
+            (figure("negative", "client-error-rate", "Client error rate (4xx / all), last 24 hours",
+                percent(recent_rates.map(|r| r.1)), percent(all_rates.map(|r| r.1))))
+        }
+    }
+}
+
+/// What the figures miss, said where they are read: hours whose counts the counter table
+/// refused, and hours the all-time roll-up has not reached yet.
+fn completeness(report: &Report) -> Markup {
+    let lossy: Vec<(i64, u64)> = report
+        .hours
+        .iter()
+        .filter(|h| h.lost > 0)
+        .map(|h| (h.hour, h.lost))
+        .collect();
+    let earlier = report.lost_earlier();
+    html! {
+        @if !lossy.is_empty() || earlier > 0 {
+            div.notice.error #incomplete role="status" {
+                strong { "Figures are incomplete. " }
+                "The counter table refused some counts (they were lost, never the requests):"
+                ul {
+                    @for (hour, lost) in &lossy {
+                        li data-hour=(Utc::of(hour * 3_600).rfc3339()) {
+                            (Esc(&hour_range(*hour))) ": " (grouped(*lost)) " not counted"
+                        }
+                    }
+                    @if earlier > 0 {
+                        li #lost-earlier { "before these 24 hours: " (grouped(earlier)) " not counted" }
+                    }
+                }
+            }
+        }
+        @if let Some((from, to)) = report.catching_up {
+            div.notice.info #catching-up role="status" {
+                "All-time figures do not yet include " (Esc(&hour_range(from))) " to "
+                (Esc(&hour_range(to))) ": they are being added a part at a time; refresh to continue."
+            }
+        }
+    }
+}
+
+/// `2026-11-24 13:00–14:00 UTC`.
+fn hour_range(hour: i64) -> String {
+    let start = Utc::of(hour * 3_600);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:00–{:02}:00 UTC",
+        start.year,
+        start.month,
+        start.day,
+        start.hour,
+        (start.hour + 1) % 24
+    )
+}
+
 /// The hourly chart twice, wide and compact; the style sheet shows the one that fits the screen.
 fn chart_card(report: &Report) -> Markup {
     html! {
         section.card aria-labelledby="chart-heading" {
-            h2 #chart-heading { "Requests per hour, last 24 hours (UTC)" } "\n"
+            h2 #chart-heading { "Requests per hour and p95 latency, last 24 hours (UTC)" } "\n"
             ul.legend {
                 li { span.swatch.positive {} "Positive (2xx)" }
                 li { span.swatch.negative {} "Negative (4xx)" }
                 li { span.swatch.failed {} "Failed (5xx)" }
+                li { span.swatch.p95 {} "p95 latency (right axis)" }
             }
             "\n"
             // The chart module writes SVG (self-closing elements maud cannot write), escaped there.
@@ -358,6 +453,90 @@ fn cells(all_time: Tally, recent: Tally) -> Markup {
     }
 }
 
+/// An endpoint's error rates and durations: the last 24 hours, all-time below.
+fn performance_cells(all_time: &Figures, recent: &Figures) -> Markup {
+    let (a, r) = (percentiles(all_time), percentiles(recent));
+    let (ar, rr) = (error_rates(all_time), error_rates(recent));
+    html! {
+        @for (label, day, all) in [
+            ("5xx rate", percent(rr.map(|x| x.0)), percent(ar.map(|x| x.0))),
+            ("4xx rate", percent(rr.map(|x| x.1)), percent(ar.map(|x| x.1))),
+            ("p50", ms(r.map(|p| p.p50)), ms(a.map(|p| p.p50))),
+            ("p95", ms(r.map(|p| p.p95)), ms(a.map(|p| p.p95))),
+            ("p99", ms(r.map(|p| p.p99)), ms(a.map(|p| p.p99))),
+            ("max", ms(r.map(|p| p.max)), ms(a.map(|p| p.max))),
+        ] {
+            td data-label=(label) {
+                span.all { (day) }
+                span.day { "all time: " (all) }
+            }
+        }
+    }
+}
+
+/// The endpoint's heading cell.
+fn endpoint_heading(e: &Endpoint) -> Markup {
+    html! {
+        th scope="row" {
+            span.method { (Esc(e.method.as_str())) }
+            code { (Esc(e.path)) }
+            span.fn { (Esc(e.function)) }
+        }
+    }
+}
+
+/// Latency and error rates per endpoint, with every endpoint together in the footer.
+fn performance_card(report: &Report, endpoints: &[&Endpoint]) -> Markup {
+    let listed: BTreeSet<&str> = endpoints.iter().map(|e| e.function).collect();
+    html! {
+        section.card aria-labelledby="performance-heading" {
+            h2 #performance-heading { "Latency and errors per endpoint" } "\n"
+            p.note {
+                "Handler durations, last 24 hours with all time below; percentiles are read from \
+                 log-scale buckets and are within 5% of the exact value."
+            }
+            div.table-wrap {
+                table #performance {
+                    thead {
+                        tr {
+                            th scope="col" { "Endpoint" }
+                            th scope="col" { "Server errors" small { "5xx / all" } }
+                            th scope="col" { "Client errors" small { "4xx / all" } }
+                            th scope="col" { "p50" }
+                            th scope="col" { "p95" }
+                            th scope="col" { "p99" }
+                            th scope="col" { "max" }
+                        }
+                    }
+                    "\n"
+                    tbody {
+                        @for e in endpoints {
+                            @let f = report.function(e.function);
+                            tr data-function=(Esc(e.function)) {
+                                (endpoint_heading(e))
+                                (performance_cells(&f.all_time, &f.recent))
+                            }
+                        }
+                        @for (function, f) in report.functions.iter().filter(|(f, _)| !listed.contains(f.as_str())) {
+                            tr data-function=(Esc(function)) {
+                                th scope="row" { code { (Esc(function)) } span.fn { "no longer served" } }
+                                (performance_cells(&f.all_time, &f.recent))
+                            }
+                        }
+                    }
+                    "\n"
+                    tfoot {
+                        tr data-function="" {
+                            th scope="row" { "All endpoints" }
+                            (performance_cells(&report.all_time, &report.recent))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A row per listed endpoint, then one per function that has counts but is no longer listed.
 fn rows(report: &Report, endpoints: &[&Endpoint]) -> Markup {
     let listed: BTreeSet<&str> = endpoints.iter().map(|e| e.function).collect();
@@ -370,18 +549,14 @@ fn rows(report: &Report, endpoints: &[&Endpoint]) -> Markup {
         @for e in endpoints {
             @let f = report.function(e.function);
             tr data-function=(Esc(e.function)) {
-                th scope="row" {
-                    span.method { (Esc(e.method.as_str())) }
-                    code { (Esc(e.path)) }
-                    span.fn { (Esc(e.function)) }
-                }
-                (cells(f.all_time, f.recent))
+                (endpoint_heading(e))
+                (cells(f.all_time.tally, f.recent.tally))
             }
         }
         @for (function, f) in unlisted {
             tr data-function=(Esc(function)) {
                 th scope="row" { code { (Esc(function)) } span.fn { "no longer served" } }
-                (cells(f.all_time, f.recent))
+                (cells(f.all_time.tally, f.recent.tally))
             }
         }
     }
@@ -409,7 +584,7 @@ fn table_card(report: &Report, endpoints: &[&Endpoint]) -> Markup {
                     tfoot {
                         tr data-function="" {
                             th scope="row" { "All endpoints" }
-                            (cells(report.all_time, report.recent))
+                            (cells(report.all_time.tally, report.recent.tally))
                         }
                     }
                 }
@@ -434,14 +609,19 @@ pub fn dashboard(
             a href={ (Esc(base)) "/api/metrics.json" } { "metrics.json" }
         }
         "\n"
-        (figures(report.all_time, report.recent)) "\n"
+        (completeness(report))
+        (figures(report.all_time.tally, report.recent.tally)) "\n"
+        (performance_figures(report)) "\n"
         (chart_card(report)) "\n"
         (table_card(report, endpoints)) "\n"
+        (performance_card(report, endpoints)) "\n"
         p.note {
             "Every API request is counted once by status class: positive (2xx), negative (4xx) or \
              failed (5xx); the number of requests is their sum. A counting failure is logged and \
-             never fails the request, so under a counter-table outage counts can be lower than \
-             traffic. A client's retry is a new request and is counted again."
+             never fails the request; the hours where the counter table refused counts are named \
+             above the figures. A client's retry is a new request and is counted again. \
+             Latency is each handler's own duration, from the request's arrival in the function \
+             to its answer, without the gateway's time or a cold start's."
         }
         "\n"
         p.note {
@@ -455,7 +635,6 @@ pub fn dashboard(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use shared::model::{NewUser, UserType};
 
@@ -508,8 +687,10 @@ mod tests {
         };
         let endpoints = [&endpoint];
         // A function with counts that is no longer listed gets a row of its own.
-        let counted = BTreeMap::from([(format!("{hostile}old"), Tally::default())]);
-        let report = Report::new(counted, &[], 0);
+        let mut report = Report::empty(0);
+        report
+            .functions
+            .insert(format!("{hostile}old"), Default::default());
         let html = dashboard(hostile, &operator, &report, &endpoints, 0);
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains(hostile));

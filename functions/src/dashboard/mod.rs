@@ -17,10 +17,10 @@ pub mod session;
 
 use serde_json::{json, Value};
 use shared::http::{base_path, json, StatusCode};
-use shared::metrics::Report;
+use shared::metrics::{error_rates, percentiles, Report};
 use shared::model::{username_key, User};
 use shared::password::{self, MAX_PASSWORD_CHARS};
-use shared::store::Tally;
+use shared::store::Figures;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 use html::Notice;
@@ -147,7 +147,9 @@ pub async fn page(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         match signed(ctx, &req).await? {
             Signed::In(user) => {
                 let now = ctx.now();
-                let report = shared::metrics::report(ctx.store.as_ref(), now).await?;
+                let report =
+                    shared::metrics::report(ctx.store.as_ref(), now, ctx.config.counter_parts())
+                        .await?;
                 let endpoints: Vec<_> = crate::counted().collect();
                 let body = html::dashboard(&base, &user, &report, &endpoints, now);
                 Ok(html::response(StatusCode::OK, body))
@@ -319,13 +321,37 @@ pub async fn logout(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     Ok(see_other(&format!("{base}/api/?signed_out=1"), &clear))
 }
 
-fn tally_json(t: Tally) -> Value {
+/// Milliseconds to the microsecond, as JSON.
+fn ms_json(ms: f64) -> Value {
+    json!((ms * 1000.0).round() / 1000.0)
+}
+
+/// Counts, error rates and durations of `f` as `metrics.json` writes them.
+fn figures_json(f: &Figures) -> Value {
+    let t = f.tally;
+    let rates = error_rates(f);
+    let latency = percentiles(f).map(|p| {
+        json!({
+            "p50": ms_json(p.p50),
+            "p95": ms_json(p.p95),
+            "p99": ms_json(p.p99),
+            "max": ms_json(p.max),
+            "timed_requests": f.latency.count(),
+        })
+    });
     json!({
         "requests": t.requests(),
         "failed": t.failed,
         "positive": t.positive,
         "negative": t.negative,
+        "server_error_rate": rates.map(|r| r.0),
+        "client_error_rate": rates.map(|r| r.1),
+        "latency_ms": latency,
     })
+}
+
+fn hour_json(hour: i64) -> Value {
+    json!(shared::utc::Utc::of(hour * 3_600).rfc3339())
 }
 
 /// The figures of `report` as `metrics.json` serves them.
@@ -337,8 +363,8 @@ pub fn metrics_body(report: &Report, now: i64) -> Value {
                 "function": e.function,
                 "method": e.method.as_str(),
                 "path": e.path,
-                "all_time": tally_json(f.all_time),
-                "last_24_hours": tally_json(f.recent),
+                "all_time": figures_json(&f.all_time),
+                "last_24_hours": figures_json(&f.recent),
             })
         })
         .collect();
@@ -348,31 +374,41 @@ pub fn metrics_body(report: &Report, now: i64) -> Value {
                 "function": function,
                 "method": null,
                 "path": null,
-                "all_time": tally_json(f.all_time),
-                "last_24_hours": tally_json(f.recent),
+                "all_time": figures_json(&f.all_time),
+                "last_24_hours": figures_json(&f.recent),
             }));
         }
     }
     let hourly: Vec<Value> = report
         .hours
         .iter()
-        .map(|(hour, t)| {
+        .map(|h| {
+            let t = h.figures.tally;
             json!({
-                "hour": shared::utc::Utc::of(hour * 3_600).rfc3339(),
+                "hour": hour_json(h.hour),
                 "requests": t.requests(),
                 "failed": t.failed,
                 "positive": t.positive,
                 "negative": t.negative,
+                "p95_ms": h.figures.latency.quantile(0.95).map(ms_json),
+                "lost": h.lost,
             })
         })
         .collect();
+    let incomplete: Vec<Value> = report
+        .losses
+        .iter()
+        .map(|(hour, lost)| json!({"hour": hour_json(*hour), "lost": lost}))
+        .collect();
     json!({
         "generated_at": shared::utc::Utc::of(now).rfc3339(),
-        "all_time": tally_json(report.all_time),
-        "last_24_hours": tally_json(report.recent),
+        "all_time": figures_json(&report.all_time),
+        "last_24_hours": figures_json(&report.recent),
         "endpoints": endpoints,
         "hourly": hourly,
-        "counting": "Every API request is counted once by status class: positive 2xx, negative 4xx, failed 5xx; requests is their sum. A counting failure is logged and never fails the request, so under a counter-table outage counts can be lower than traffic. A client's retry is a new request and is counted again. The dashboard's own requests are not counted.",
+        "incomplete_hours": incomplete,
+        "all_time_missing": report.catching_up.map(|(from, to)| json!({"from": hour_json(from), "to": hour_json(to)})),
+        "counting": "Every API request is counted once by status class: positive 2xx, negative 4xx, failed 5xx; requests is their sum. A counting failure is logged and never fails the request; it is recorded apart, and incomplete_hours lists every hour that lost counts and how many. A client's retry is a new request and is counted again. The dashboard's own requests are not counted. latency_ms is the handler's duration (p50, p95, p99, max by nearest rank, within 5% of the exact value; counts kept before durations were recorded have none, so timed_requests can be fewer than requests); rates are shares of all requests.",
     })
 }
 
@@ -394,6 +430,7 @@ pub async fn metrics_json(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> 
         }
     }
     let now = ctx.now();
-    let report = shared::metrics::report(ctx.store.as_ref(), now).await?;
+    let report =
+        shared::metrics::report(ctx.store.as_ref(), now, ctx.config.counter_parts()).await?;
     Ok(json(StatusCode::OK, &metrics_body(&report, now)))
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
+use crate::latency::Histogram;
 use crate::model::{Account, AccountWithLoans, Loan, NewUser, User, UserType};
 
 /// A failure of the backend itself. Expected outcomes (not found, taken) are values, not errors.
@@ -359,32 +360,14 @@ impl StatusClass {
     }
 }
 
-/// One function's counts in one hour, summed over shards.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CounterRow {
-    pub function: String,
-    pub hour: i64,
-    pub positive: u64,
-    pub negative: u64,
-    pub failed: u64,
-}
-
-impl CounterRow {
-    /// The row's counts without its function and hour.
-    pub fn tally(&self) -> Tally {
-        Tally {
-            positive: self.positive,
-            negative: self.negative,
-            failed: self.failed,
-        }
-    }
-}
-
 /// Counts by status class; the requests are their sum (ARCHITECTURE.md §7).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
+    #[serde(rename = "p", default)]
     pub positive: u64,
+    #[serde(rename = "n", default)]
     pub negative: u64,
+    #[serde(rename = "f", default)]
     pub failed: u64,
 }
 
@@ -392,6 +375,17 @@ impl Tally {
     /// Number of Requests: every counted response, whatever its class.
     pub fn requests(&self) -> u64 {
         self.positive + self.negative + self.failed
+    }
+
+    /// One response of `class`.
+    pub fn one(class: StatusClass) -> Self {
+        let mut t = Tally::default();
+        match class {
+            StatusClass::Positive => t.positive = 1,
+            StatusClass::Negative => t.negative = 1,
+            StatusClass::Failed => t.failed = 1,
+        }
+        t
     }
 }
 
@@ -403,41 +397,87 @@ impl std::ops::AddAssign for Tally {
     }
 }
 
-/// Request counters, per function and hour, sharded.
+/// What was counted of one function over some hours: answers by class, and their handler
+/// durations as a histogram (which misses the answers counted before durations were).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Figures {
+    #[serde(flatten)]
+    pub tally: Tally,
+    #[serde(rename = "h", default)]
+    pub latency: Histogram,
+}
+
+impl Figures {
+    /// Adds `tally` answers whose durations fell in `bucket` (`None`: counted without one).
+    pub fn add(&mut self, bucket: Option<u16>, tally: Tally) {
+        self.tally += tally;
+        if let Some(bucket) = bucket {
+            self.latency.add(bucket, tally.requests());
+        }
+    }
+
+    pub fn merge(&mut self, other: &Figures) {
+        self.tally += other.tally;
+        self.latency.merge(&other.latency);
+    }
+}
+
+/// Figures by function name.
+pub type ByFunction = BTreeMap<String, Figures>;
+
+/// Adds every function's figures of `other` into `into`.
+pub fn merge_functions(into: &mut ByFunction, other: &ByFunction) {
+    for (function, figures) in other {
+        into.entry(function.clone()).or_default().merge(figures);
+    }
+}
+
+/// The all-time roll-up: everything counted in the hours up to and including `through_hour`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AllTime {
+    pub through_hour: i64,
+    /// The most parts an hour has been counted in since (readers read that many).
+    pub parts: u32,
+    pub functions: ByFunction,
+}
+
+/// Request counters (ARCHITECTURE.md §7): per hour, spread over `parts` partitions, per function
+/// and duration bucket; hourly and all-time roll-ups; and the counts that could not be kept.
 #[async_trait]
 pub trait Counters: Send + Sync {
-    /// Adds one to `class` of (`function`, `hour`, `shard`) atomically.
+    /// Adds one answer of `class` whose handler took a duration in `bucket` to part `part` of
+    /// `hour`: one atomic add, no read.
     async fn add(
         &self,
         function: &str,
         hour: i64,
-        shard: u32,
+        part: u32,
+        bucket: u16,
         class: StatusClass,
     ) -> Result<(), StoreError>;
-    /// Every (function, hour) row with `from_hour <= hour <= to_hour`, shards summed.
-    async fn read_hours(&self, from_hour: i64, to_hour: i64)
-        -> Result<Vec<CounterRow>, StoreError>;
-    /// Every function's counts since counting began, shards and hours summed. This reads the
-    /// whole counter table: meant for the dashboard, not for a request path of the API.
-    async fn totals_by_function(&self) -> Result<BTreeMap<String, Tally>, StoreError>;
-}
-
-/// Sums rows of the same (function, hour): shards fold into one row.
-pub fn sum_rows(rows: impl IntoIterator<Item = CounterRow>) -> Vec<CounterRow> {
-    let mut map: BTreeMap<(String, i64), CounterRow> = Default::default();
-    for r in rows {
-        let e = map
-            .entry((r.function.clone(), r.hour))
-            .or_insert_with(|| CounterRow {
-                function: r.function.clone(),
-                hour: r.hour,
-                ..Default::default()
-            });
-        e.positive += r.positive;
-        e.negative += r.negative;
-        e.failed += r.failed;
-    }
-    map.into_values().collect()
+    /// Everything counted in `hour`: parts `0..parts` summed, with the counters of the layout
+    /// before parts and durations (one partition a day, no durations).
+    async fn read_hour(&self, hour: i64, parts: u32) -> Result<ByFunction, StoreError>;
+    /// The hourly roll-ups of `from_hour..=to_hour` that exist, and the all-time one if any.
+    async fn rollups(
+        &self,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<(BTreeMap<i64, ByFunction>, Option<AllTime>), StoreError>;
+    /// Keeps `figures` as `hour`'s roll-up, unless it has one (made from the same counts).
+    async fn put_rollup(&self, hour: i64, figures: &ByFunction) -> Result<(), StoreError>;
+    /// Replaces the all-time roll-up by `next` if it still stands through `prev` (`None`: there
+    /// is none yet); `false` if another reader moved it first.
+    async fn advance_all_time(&self, prev: Option<i64>, next: &AllTime)
+        -> Result<bool, StoreError>;
+    /// Everything ever counted in hours up to `through_hour`, in either layout. Reads the whole
+    /// counter table: done once, to start the all-time roll-up.
+    async fn sum_through(&self, through_hour: i64) -> Result<ByFunction, StoreError>;
+    /// Records a count of `hour` that could not be kept, somewhere other than the counter table
+    /// (whose failure lost it): the main table on DynamoDB, a table of its own on SQLite.
+    async fn record_loss(&self, hour: i64, part: u32) -> Result<(), StoreError>;
+    /// The counts lost per hour, for every hour that lost any.
+    async fn losses(&self) -> Result<BTreeMap<i64, u64>, StoreError>;
 }
 
 /// Everything the functions read and write.

@@ -72,6 +72,15 @@ async fn boot_on_aws_with(
     function: &str,
     edit: impl FnOnce(&mut Vec<(String, String)>),
 ) -> (u16, Value) {
+    let (status, body, _) = boot_on_aws_logged(function, edit).await;
+    (status, body)
+}
+
+/// [`boot_on_aws_with`], also returning what the function wrote to stdout (its log lines).
+async fn boot_on_aws_logged(
+    function: &str,
+    edit: impl FnOnce(&mut Vec<(String, String)>),
+) -> (u16, Value, String) {
     let app = TestApp::spawn(Backend::AwsIam).await;
     let admin = acceptance::admin_sdk(Backend::AwsIam).await;
     // The keys as an operator stores them; the tokens in the event are signed with the same.
@@ -115,7 +124,7 @@ async fn boot_on_aws_with(
         .chain(held)
         .collect();
     edit(&mut vars);
-    run(function, event, vars).await
+    run_logged(function, event, vars).await
 }
 
 /// `events/<function>.json` with demo tokens issued by `ctx` filled in.
@@ -126,6 +135,16 @@ async fn event_for(function: &str, ctx: &Ctx, issuer: &str) -> String {
 /// Runs `function`'s binary with the Lambda variables and `vars`, feeds it `event`, and returns
 /// its answer.
 async fn run(function: &str, event: String, vars: Vec<(String, String)>) -> (u16, Value) {
+    let (status, body, _) = run_logged(function, event, vars).await;
+    (status, body)
+}
+
+/// [`run`], also returning what the function wrote to stdout.
+async fn run_logged(
+    function: &str,
+    event: String,
+    vars: Vec<(String, String)>,
+) -> (u16, Value, String) {
     let (addr, mut reports) = runtime_api::start(event, 1).await;
     let mut child = tokio::process::Command::new(binary(function))
         .env_clear()
@@ -133,11 +152,18 @@ async fn run(function: &str, event: String, vars: Vec<(String, String)>) -> (u16
         .env("RUST_LOG", "warn")
         .envs(vars)
         .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut stderr = child.stderr.take().expect("piped stderr");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    // Drained as it comes, so a chatty function never blocks on a full pipe.
+    let logged = tokio::spawn(async move {
+        let mut log = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut log).await;
+        log
+    });
     let outcome = tokio::time::timeout(Duration::from_secs(60), async {
         tokio::select! {
             outcome = done(&mut reports) => outcome,
@@ -152,7 +178,8 @@ async fn run(function: &str, event: String, vars: Vec<(String, String)>) -> (u16
     .await
     .unwrap_or_else(|_| panic!("{function} answered nothing within 60 s"));
     let _ = child.kill().await;
-    match outcome {
+    let logged = logged.await.unwrap_or_default();
+    let (status, body) = match outcome {
         Outcome::Response(v) => {
             let status = v["statusCode"].as_u64().unwrap_or(0) as u16;
             assert_eq!(
@@ -166,7 +193,8 @@ async fn run(function: &str, event: String, vars: Vec<(String, String)>) -> (u16
         // A failed cold start, as its report (the status no response has).
         Outcome::InitError(report) => (0, serde_json::json!({ "init_error": report })),
         other => panic!("{function} did not answer with a response: {other:?}"),
-    }
+    };
+    (status, body, logged)
 }
 
 /// The first outcome reported, skipping the poll notice.
@@ -440,6 +468,41 @@ async fn the_local_gateway_seeds_no_demo_credential_into_aws_tables() {
     assert_eq!(answer, 401, "the demo operator signs in on AWS tables");
     let admin = app.ctx.store.user_by_username("admin").await.unwrap();
     assert!(admin.is_none(), "demo data seeded into AWS tables");
+}
+
+/// On the production path each answer writes one CloudWatch Embedded Metric Format line to
+/// stdout (Lambda's log stream, where CloudWatch extracts it): the function's count and handler
+/// duration, with no call of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_an_answer_on_aws_writes_its_embedded_metric_line() {
+    let (status, _, stdout) = boot_on_aws_logged("loans", |_| {}).await;
+    assert_eq!(status, 200);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert_eq!(lines.len(), 1, "one metric line per answer: {stdout}");
+    let line = &lines[0];
+    let directive = &line["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(line["Function"], "loans");
+    assert_eq!(line["Requests"], 1);
+    assert_eq!(line["ServerErrors"], 0);
+    assert_eq!(line["CountsLost"], 0, "the count itself was kept");
+    assert!(line["Duration"].as_f64().unwrap() > 0.0);
+    assert!(directive["Namespace"]
+        .as_str()
+        .unwrap()
+        .starts_with("Fintract/"));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let stamped = line["_aws"]["Timestamp"].as_i64().unwrap();
+    assert!(
+        (now_ms - stamped).abs() < 120_000,
+        "stamped with the real time"
+    );
 }
 
 mod keys_held {

@@ -84,9 +84,43 @@ fn visit(b: &mut Chromium, base: &str) -> Result<(), String> {
             && chart["width"].as_f64().unwrap_or(0.0) > 500.0
             && chart["height"].as_f64().unwrap_or(0.0) > 150.0
     })?;
+    // The p95 line: drawn, on its own axis (right of the bars), inside the plot, and each hour
+    // with traffic says its p95 in its tooltip.
+    let line = b.eval(
+        "(() => { const svg = document.querySelector('#hourly-chart'); \
+         const marks = [...svg.querySelectorAll('.p95')]; if (!marks.length) return null; \
+         const plot = svg.getBoundingClientRect(); \
+         const boxes = marks.map(m => m.getBoundingClientRect()); \
+         const axis = [...svg.querySelectorAll('text.ms-axis')].map(t => t.textContent); \
+         const timed = [...svg.querySelectorAll('g.hour')].filter(g => g.dataset.p95 !== ''); \
+         return { marks: marks.length, axis, timed: timed.length, \
+                  inside: boxes.every(r => r.top >= plot.top && r.bottom <= plot.bottom), \
+                  stroke: getComputedStyle(marks[0]).stroke || getComputedStyle(marks[0]).fill, \
+                  titled: timed.every(g => g.querySelector('title').textContent.includes('p95')) }; })()",
+    )?;
+    expect(&format!("a p95 line on its own axis: {line}"), {
+        line["marks"].as_u64().unwrap_or(0) >= 1
+            && line["timed"].as_u64().unwrap_or(0) >= 1
+            && line["inside"] == true
+            && line["titled"] == true
+            && line["axis"].as_array().is_some_and(|a| {
+                a.len() == 5
+                    && a.iter().all(|t| {
+                        t.as_str()
+                            .is_some_and(|t| t.ends_with(" ms") || t.ends_with(" s"))
+                    })
+            })
+    })?;
+    let p95 = b.text("#recent-p95")?.unwrap_or_default();
+    expect(
+        &format!("the p95 figure is a duration: {p95:?}"),
+        p95.ends_with(" ms") || p95.ends_with(" s"),
+    )?;
+    let performance = b.eval("document.querySelectorAll('#performance tbody tr').length")?;
     let endpoints = b.eval("document.querySelectorAll('#endpoints tbody tr').length")?;
     let api_routes = functions::routes().iter().filter(|r| r.counted).count();
     expect("a row per endpoint", endpoints == api_routes)?;
+    expect("a latency row per endpoint", performance == api_routes)?;
     expect(
         "nothing loaded but the page itself",
         b.eval("performance.getEntriesByType('resource').length")? == 0,

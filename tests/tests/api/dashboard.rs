@@ -100,6 +100,26 @@ fn tally((positive, negative, failed): (u64, u64, u64)) -> Value {
     })
 }
 
+/// The four counts of a figures object of metrics.json, without its rates and durations.
+fn counts(figures: &Value) -> Value {
+    json!({
+        "requests": figures["requests"],
+        "failed": figures["failed"],
+        "positive": figures["positive"],
+        "negative": figures["negative"],
+    })
+}
+
+/// The text of the element with `id`.
+fn text_of(html: &str, id: &str) -> String {
+    let start = html
+        .find(&format!(r#"id="{id}">"#))
+        .unwrap_or_else(|| panic!("no #{id} on the page"))
+        + id.len()
+        + 6;
+    html[start..].chars().take_while(|c| *c != '<').collect()
+}
+
 /// The number in the element with `id` (thousands separators removed).
 fn figure(html: &str, id: &str) -> u64 {
     let start = html
@@ -146,14 +166,14 @@ async fn the_figures_are_exactly_the_requests_driven_in_json_and_on_the_page(app
     let cookie = session_of(&app, demo::ADMIN.username, demo::ADMIN.password).await;
     let (status, before) = metrics(&app, Some(&cookie), None).await;
     assert_eq!(status, 200, "{before}");
-    assert_eq!(before["all_time"], tally((0, 0, 0)));
+    assert_eq!(counts(&before["all_time"]), tally((0, 0, 0)));
 
     let admin_access = app.drive_the_documented_mix().await;
 
     let (status, m) = metrics(&app, Some(&cookie), None).await;
     assert_eq!(status, 200);
-    assert_eq!(m["all_time"], tally(MIX), "{m:#}");
-    assert_eq!(m["last_24_hours"], tally(MIX));
+    assert_eq!(counts(&m["all_time"]), tally(MIX), "{m:#}");
+    assert_eq!(counts(&m["last_24_hours"]), tally(MIX));
     assert_eq!(m["all_time"]["requests"], 11);
     let endpoint = |f: &str| {
         m["endpoints"]
@@ -164,16 +184,57 @@ async fn the_figures_are_exactly_the_requests_driven_in_json_and_on_the_page(app
             .cloned()
             .unwrap_or_else(|| panic!("{f} in metrics.json"))
     };
-    assert_eq!(endpoint("token")["all_time"], tally(MIX_TOKEN));
-    assert_eq!(endpoint("loans")["last_24_hours"], tally(MIX_LOANS));
+    assert_eq!(counts(&endpoint("token")["all_time"]), tally(MIX_TOKEN));
+    assert_eq!(
+        counts(&endpoint("loans")["last_24_hours"]),
+        tally(MIX_LOANS)
+    );
     assert_eq!(endpoint("loans")["path"], "/api/accounts/loans/");
-    assert_eq!(endpoint("register")["all_time"], tally((0, 0, 0)));
+    assert_eq!(counts(&endpoint("register")["all_time"]), tally((0, 0, 0)));
     let api_routes = functions::routes().iter().filter(|r| r.counted).count();
     assert_eq!(m["endpoints"].as_array().unwrap().len(), api_routes);
     let hourly = m["hourly"].as_array().unwrap();
     assert_eq!(hourly.len(), 24);
     let charted: u64 = hourly.iter().map(|h| h["requests"].as_u64().unwrap()).sum();
     assert_eq!(charted, 11);
+
+    // Error rates and durations of the same requests: every one timed, percentiles in order.
+    let (p, n, f) = MIX;
+    let all = &m["all_time"];
+    let share = |x: u64| x as f64 / (p + n + f) as f64;
+    assert_eq!(all["server_error_rate"].as_f64(), Some(share(f)), "{all}");
+    assert_eq!(all["client_error_rate"].as_f64(), Some(share(n)));
+    let latency = &all["latency_ms"];
+    assert_eq!(latency["timed_requests"], 11, "{latency}");
+    let ms = |k: &str| {
+        latency[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k} in {latency}"))
+    };
+    assert!(
+        0.0 < ms("p50")
+            && ms("p50") <= ms("p95")
+            && ms("p95") <= ms("p99")
+            && ms("p99") <= ms("max")
+    );
+    assert!(
+        ms("max") < 30_000.0,
+        "a handler cannot take longer than the gateway waits"
+    );
+    let token = endpoint("token")["last_24_hours"].clone();
+    assert_eq!(
+        token["latency_ms"]["timed_requests"].as_u64(),
+        token["requests"].as_u64()
+    );
+    assert_eq!(endpoint("register")["all_time"]["latency_ms"], Value::Null);
+    assert_eq!(
+        endpoint("register")["all_time"]["server_error_rate"],
+        Value::Null
+    );
+    let this_hour = hourly.last().unwrap();
+    assert!(this_hour["p95_ms"].as_f64().unwrap() > 0.0, "{this_hour}");
+    assert_eq!(this_hour["lost"], 0);
+    assert_eq!(m["incomplete_hours"], json!([]));
 
     // The same numbers for a script with an admin's bearer token.
     let (status, by_token) = metrics(&app, None, Some(&admin_access)).await;
@@ -217,6 +278,40 @@ async fn the_figures_are_exactly_the_requests_driven_in_json_and_on_the_page(app
         in_chart, 11,
         "the chart's bars add up to the requests of the last 24 hours"
     );
+    // The latency figures, the p95 line and the table per endpoint, from the same histograms.
+    let p95 = text_of(&page.html, "recent-p95");
+    assert!(
+        p95.ends_with(" ms") || p95.ends_with(" s"),
+        "p95 figure: {p95:?}"
+    );
+    assert_eq!(
+        text_of(&page.html, "all-p95"),
+        p95,
+        "all time is the last 24 hours here"
+    );
+    assert!(text_of(&page.html, "recent-client-error-rate").ends_with('%'));
+    assert_ne!(text_of(&page.html, "recent-client-error-rate"), "0%");
+    assert!(
+        chart.contains(r#"class="p95""#),
+        "a p95 line or dot in the chart"
+    );
+    let table = &page.html[page
+        .html
+        .find(r#"<table id="performance">"#)
+        .expect("the latency table")..];
+    let token_row = &table[table
+        .find(r#"<tr data-function="token">"#)
+        .expect("token's row")..];
+    let token_row = &token_row[..token_row.find("</tr>").unwrap()];
+    assert_eq!(
+        token_row.matches("<td").count(),
+        6,
+        "5xx, 4xx, p50, p95, p99, max"
+    );
+    assert!(
+        !page.html.contains(r#"id="incomplete""#),
+        "nothing was lost"
+    );
     for said in [
         "This page's own requests",
         "are not counted as API traffic",
@@ -258,17 +353,22 @@ async fn the_dashboards_own_requests_are_not_counted(app: TestApp) {
     .await;
     assert_eq!(out.status, 303);
     assert!(
-        app.ctx.store.totals_by_function().await.unwrap().is_empty(),
+        app.ctx
+            .store
+            .sum_through(i64::MAX / 2)
+            .await
+            .unwrap()
+            .is_empty(),
         "nothing is counted for the dashboard"
     );
     let cookie = session_of(&app, demo::ADMIN.username, demo::ADMIN.password).await;
     let (_, m) = metrics(&app, Some(&cookie), None).await;
-    assert_eq!(m["all_time"], tally((0, 0, 0)));
+    assert_eq!(counts(&m["all_time"]), tally((0, 0, 0)));
 
     // One API request moves the figures by exactly one.
     assert_eq!(app.token(demo::ADMIN.username, "wrong").await.status, 401);
     let (_, m) = metrics(&app, Some(&cookie), None).await;
-    assert_eq!(m["all_time"], tally((0, 1, 0)));
+    assert_eq!(counts(&m["all_time"]), tally((0, 1, 0)));
 }
 
 async fn anyone_but_an_admin_is_refused_on_the_login_page(app: TestApp) {
@@ -372,7 +472,11 @@ async fn metrics_json_needs_a_session_or_an_admin_bearer_token(app: TestApp) {
     let teller = app.access_token(&demo::BANK_ADMIN).await;
     let (status, body) = metrics(&app, None, Some(&teller)).await;
     assert_eq!(status, 200);
-    assert_eq!(body["all_time"], tally((2, 0, 0)), "the two token requests");
+    assert_eq!(
+        counts(&body["all_time"]),
+        tally((2, 0, 0)),
+        "the two token requests"
+    );
 }
 
 async fn the_session_cookie_is_http_only_strict_short_lived_and_secure_over_https(app: TestApp) {
@@ -510,3 +614,76 @@ on_both_backends!(
     a_cross_site_sign_in_or_sign_out_is_refused,
     text_people_typed_is_escaped_on_the_pages,
 );
+
+/// What the dashboard costs DynamoDB, counted at the emulator: one `Scan` ever (the first report,
+/// starting the all-time roll-up), then a bounded set of `Query`s however much was counted.
+mod reads {
+    mod aws {
+        use acceptance::{demo, moto, TestApp};
+        use serde_json::Value;
+
+        async fn operations(url: &str) -> Value {
+            let client = reqwest::Client::new();
+            let counts = client
+                .get(format!("{url}/_counts"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            client
+                .delete(format!("{url}/_counts"))
+                .send()
+                .await
+                .unwrap();
+            counts
+        }
+
+        async fn report(app: &TestApp, admin: &str) {
+            let m = app
+                .send(
+                    app.client
+                        .get(app.url("/api/metrics.json"))
+                        .bearer_auth(admin),
+                )
+                .await;
+            assert_eq!(m.status, 200, "{}", m.body);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_report_is_a_bounded_set_of_queries_and_scans_once_ever() {
+            let emulator = moto::Dedicated::start();
+            let sdk = moto::sdk_config_at(&emulator.url()).await;
+            let app = TestApp::spawn_on(sdk, |_| {}).await;
+            let admin = app.access_token(&demo::ADMIN).await;
+            for _ in 0..30 {
+                app.token(demo::JAMES.username, "wrong").await;
+            }
+            let parts = u64::from(app.ctx.config.counter_parts());
+            operations(&emulator.url()).await;
+
+            report(&app, &admin).await;
+            let first = operations(&emulator.url()).await;
+            assert_eq!(
+                first["Scan"], 1,
+                "the first report starts the all-time roll-up: {first}"
+            );
+
+            for _ in 0..3 {
+                report(&app, &admin).await;
+                let later = operations(&emulator.url()).await;
+                assert_eq!(later.get("Scan"), None, "never again: {later}");
+                // The roll-ups and the losses, then each open hour's parts and its earlier-layout
+                // partition: the current hour, and the one before while it is closing.
+                let most = 2 + 2 * (parts + 1);
+                let queries = later["Query"].as_u64().unwrap_or(0);
+                assert!(
+                    queries <= most,
+                    "{queries} queries, at most {most}: {later}"
+                );
+                assert!(queries >= 2 + parts, "{later}");
+            }
+        }
+    }
+}

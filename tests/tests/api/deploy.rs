@@ -145,10 +145,22 @@ fn grants() -> BTreeSet<(String, String, String)> {
                     Value::Array(items) => items.clone(),
                     other => vec![other.clone()],
                 };
+                // A grant held to some partitions names them: `MainTable[LOSSES]`.
+                let only =
+                    &statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
+                let partitions = only.as_array().map(|keys| {
+                    let keys: Vec<&str> = keys.iter().filter_map(Value::as_str).collect();
+                    format!("[{}]", keys.join(","))
+                });
+                assert!(
+                    statement.get("Condition").is_none() || partitions.is_some(),
+                    "{binary}: a condition other than leading keys: {statement}"
+                );
                 for action in list(&statement["Action"]) {
                     for r in list(&statement["Resource"]) {
                         let action = action.as_str().unwrap().to_string();
-                        out.insert((binary.clone(), action, resource_name(&r)));
+                        let name = resource_name(&r) + partitions.as_deref().unwrap_or("");
+                        out.insert((binary.clone(), action, name));
                     }
                 }
             }
@@ -165,7 +177,12 @@ fn every_policy_names_only_the_resources_its_function_uses() {
     let allowed: BTreeMap<&str, &[&str]> = BTreeMap::from([
         (
             "dynamodb",
-            &["MainTable", "MainTable/index/gsi1", "CounterTable"][..],
+            &[
+                "MainTable",
+                "MainTable/index/gsi1",
+                "CounterTable",
+                "MainTable[LOSSES]",
+            ][..],
         ),
         (
             "s3:GetObject",
@@ -205,12 +222,43 @@ fn every_policy_names_only_the_resources_its_function_uses() {
             "{function}: {action} on {resource}"
         );
     }
-    // Counters are only ever added to, except by the dashboard that reads them.
+    // Counters are only ever added to, except by the dashboard that reads them and writes their
+    // roll-ups; every counting function may record a lost count, and only in its partition.
     for (function, action, resource) in &grants {
         if resource == "CounterTable" && function != "dashboard" {
             assert_eq!(action, "dynamodb:UpdateItem", "{function}");
         }
+        if resource == "MainTable[LOSSES]" {
+            assert_eq!(action, "dynamodb:UpdateItem", "{function}");
+        }
     }
+    let counting: BTreeSet<&str> = functions::routes()
+        .iter()
+        .filter(|r| r.counted)
+        .map(|r| r.function)
+        .collect();
+    for function in &counting {
+        let grant = |action: &str, resource: &str| {
+            grants.contains(&(
+                function.to_string(),
+                action.to_string(),
+                resource.to_string(),
+            ))
+        };
+        assert!(
+            grant("dynamodb:UpdateItem", "CounterTable"),
+            "{function} counts"
+        );
+        assert!(
+            grant("dynamodb:UpdateItem", "MainTable[LOSSES]"),
+            "{function} records a count the counter table refused"
+        );
+    }
+    assert_eq!(
+        shared::store::dynamo::LOSSES_PK,
+        "LOSSES",
+        "the template's condition names the partition the code writes"
+    );
     // Each secret is read by exactly the functions that hold its key, and each of those finds
     // its ARN in its environment: the private signing keys by the issuers alone.
     for (variable, holders) in shared::signing::KEY_HOLDERS {

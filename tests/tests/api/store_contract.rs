@@ -1,7 +1,7 @@
 //! The contract every data adapter keeps, run against SQLite and DynamoDB alike: conditional
 //! writes, uniqueness, atomic counters, not-found cases.
 
-use acceptance::{on_both_backends, TestApp};
+use acceptance::{on_both_backends, Backend, TestApp};
 use shared::model::{Account, Loan, NewUser, UserType};
 use shared::store::{
     DeviceRecord, OtpBudget, OtpKind, OtpRecord, RefreshRecord, Rotation, SessionRecord,
@@ -288,61 +288,161 @@ async fn concurrent_counter_adds_are_never_lost(app: TestApp) {
             StatusClass::Negative,
             StatusClass::Failed,
         ][(i % 3) as usize];
-        s.add("contract", 100, i % 4, class)
+        s.add("contract", 100, i % 4, (i % 5) as u16 * 20, class)
     });
     for r in futures::future::join_all(adds).await {
         r.unwrap();
     }
-    s.add("contract", 98, 0, StatusClass::Positive)
+    s.add("contract", 99, 0, 7, StatusClass::Positive)
         .await
         .unwrap();
-    s.add("contract", 103, 0, StatusClass::Positive)
-        .await
-        .unwrap();
-    let rows = s.read_hours(99, 102).await.unwrap();
-    assert_eq!(rows.len(), 1, "{rows:?}");
+    let hour = s.read_hour(100, 4).await.unwrap();
+    assert_eq!(hour.len(), 1, "{hour:?}");
+    let figures = &hour["contract"];
+    assert_eq!(figures.tally, tally(20, 20, 20));
+    assert_eq!(figures.latency.count(), 60);
     assert_eq!(
-        (
-            rows[0].hour,
-            rows[0].positive,
-            rows[0].negative,
-            rows[0].failed
-        ),
-        (100, 20, 20, 20)
+        figures.latency.buckets().collect::<Vec<_>>(),
+        [(0, 12), (20, 12), (40, 12), (60, 12), (80, 12)]
     );
-    assert!(s.read_hours(200, 210).await.unwrap().is_empty());
-    // A range across a day boundary (hour 96 starts day 4) reads both days.
-    s.add("contract", 95, 1, StatusClass::Failed).await.unwrap();
-    let rows = s.read_hours(95, 100).await.unwrap();
-    let hours: Vec<_> = rows.iter().map(|r| r.hour).collect();
-    assert_eq!(hours, [95, 98, 100]);
+    // Each part is a partition of its own: reading two of four finds half.
+    assert_eq!(
+        s.read_hour(100, 2).await.unwrap()["contract"]
+            .tally
+            .requests(),
+        30
+    );
+    assert!(s.read_hour(101, 4).await.unwrap().is_empty());
+    assert_eq!(
+        s.read_hour(99, 1).await.unwrap()["contract"].tally,
+        tally(1, 0, 0)
+    );
 }
 
-async fn all_time_totals_sum_every_shard_hour_and_day_per_function(app: TestApp) {
-    let s = &app.ctx.store;
-    assert!(s.totals_by_function().await.unwrap().is_empty());
-    // Hours 95 and 96 lie in different day partitions of the DynamoDB counter table.
-    for (function, hour, shard, class) in [
-        ("token", 95, 0, StatusClass::Positive),
-        ("token", 95, 3, StatusClass::Positive),
-        ("token", 96, 1, StatusClass::Negative),
-        ("token", 2_000, 2, StatusClass::Positive),
-        ("loans", 96, 0, StatusClass::Failed),
-        ("loans", 96, 0, StatusClass::Failed),
-        ("loans", 96, 2, StatusClass::Positive),
-    ] {
-        s.add(function, hour, shard, class).await.unwrap();
-    }
-    let totals = s.totals_by_function().await.unwrap();
-    let tally = |positive, negative, failed| Tally {
+fn tally(positive: u64, negative: u64, failed: u64) -> Tally {
+    Tally {
         positive,
         negative,
         failed,
+    }
+}
+
+/// Writes a counter of the layout before parts and durations, as the deployed code did.
+async fn old_layout_count(app: &TestApp, function: &str, hour: i64, shard: u32, positive: u64) {
+    match app.backend {
+        Backend::Embedded => {
+            let path = match &app.ctx.config.backend {
+                shared::config::Backend::Embedded { database_path } => database_path.clone(),
+                shared::config::Backend::Aws => unreachable!(),
+            };
+            rusqlite::Connection::open(path)
+                .unwrap()
+                .execute(
+                    "INSERT INTO counters (hour, function, shard, positive) VALUES (?1, ?2, ?3, ?4)",
+                    rusqlite::params![hour, function, shard, positive],
+                )
+                .unwrap();
+        }
+        Backend::Aws | Backend::AwsIam => {
+            use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+            let sdk = acceptance::admin_sdk(app.backend).await;
+            let (_, counters) = app.tables.clone().unwrap();
+            aws_sdk_dynamodb::Client::new(&sdk)
+                .put_item()
+                .table_name(counters)
+                .item("pk", S(format!("D#{}", hour.div_euclid(24))))
+                .item("sk", S(format!("{hour:010}#{function}#{shard}")))
+                .item("function", S(function.into()))
+                .item("hour", N(hour.to_string()))
+                .item("positive", N(positive.to_string()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn counters_of_the_old_layout_are_read_with_the_new(app: TestApp) {
+    let s = &app.ctx.store;
+    assert!(s.sum_through(i64::MAX / 2).await.unwrap().is_empty());
+    // Hours 95 and 96 lie in different day partitions of the old layout.
+    old_layout_count(&app, "token", 95, 0, 5).await;
+    old_layout_count(&app, "token", 95, 3, 2).await;
+    old_layout_count(&app, "token", 96, 1, 1).await;
+    s.add("token", 96, 1, 30, StatusClass::Negative)
+        .await
+        .unwrap();
+    s.add("loans", 2_000, 0, 30, StatusClass::Failed)
+        .await
+        .unwrap();
+
+    let h95 = s.read_hour(95, 1).await.unwrap();
+    assert_eq!(h95["token"].tally, tally(7, 0, 0));
+    assert_eq!(
+        h95["token"].latency.count(),
+        0,
+        "the old layout kept no durations"
+    );
+    let h96 = s.read_hour(96, 2).await.unwrap();
+    assert_eq!(h96["token"].tally, tally(1, 1, 0));
+    assert_eq!(h96["token"].latency.count(), 1);
+
+    let through = s.sum_through(96).await.unwrap();
+    assert_eq!(through.len(), 1, "{through:?}");
+    assert_eq!(through["token"].tally, tally(8, 1, 0));
+    let all = s.sum_through(i64::MAX / 2).await.unwrap();
+    assert_eq!(all["loans"].tally, tally(0, 0, 1));
+}
+
+async fn roll_ups_are_written_once_and_the_all_time_one_moves_only_forward(app: TestApp) {
+    let s = &app.ctx.store;
+    let figures = |n: u64| {
+        let mut f = shared::store::Figures::default();
+        f.add(Some(12), tally(n, 0, 0));
+        std::collections::BTreeMap::from([("token".to_string(), f)])
     };
-    assert_eq!(totals.len(), 2, "{totals:?}");
-    assert_eq!(totals["token"], tally(3, 1, 0));
-    assert_eq!(totals["loans"], tally(1, 0, 2));
-    assert_eq!(totals["loans"].requests(), 3);
+    let (hours, all) = s.rollups(0, 1_000).await.unwrap();
+    assert!(hours.is_empty() && all.is_none());
+    s.put_rollup(500, &figures(3)).await.unwrap();
+    s.put_rollup(500, &figures(99)).await.unwrap(); // a second reader's: the first is kept
+    s.put_rollup(480, &figures(1)).await.unwrap();
+    let (hours, _) = s.rollups(490, 510).await.unwrap();
+    assert_eq!(hours.keys().collect::<Vec<_>>(), [&500]);
+    assert_eq!(hours[&500], figures(3));
+
+    let at = |through_hour, n| shared::store::AllTime {
+        through_hour,
+        parts: 3,
+        functions: figures(n),
+    };
+    assert!(s.advance_all_time(None, &at(499, 10)).await.unwrap());
+    assert!(
+        !s.advance_all_time(None, &at(499, 11)).await.unwrap(),
+        "there is one already"
+    );
+    assert!(
+        !s.advance_all_time(Some(400), &at(505, 12)).await.unwrap(),
+        "not where it stands"
+    );
+    assert!(s.advance_all_time(Some(499), &at(500, 13)).await.unwrap());
+    let (hours, all) = s.rollups(490, 510).await.unwrap();
+    assert_eq!(all, Some(at(500, 13)));
+    assert_eq!(hours.len(), 1);
+}
+
+async fn lost_counts_are_kept_apart_per_hour(app: TestApp) {
+    let s = &app.ctx.store;
+    assert!(s.losses().await.unwrap().is_empty());
+    for (hour, part) in [(700, 0), (700, 1), (700, 1), (702, 0)] {
+        s.record_loss(hour, part).await.unwrap();
+    }
+    let losses = s.losses().await.unwrap();
+    assert_eq!(
+        losses,
+        std::collections::BTreeMap::from([(700, 3), (702, 1)])
+    );
+    // Not counts: the counter figures do not move.
+    assert!(s.read_hour(700, 2).await.unwrap().is_empty());
 }
 
 async fn a_codes_two_budgets_are_spent_apart_and_only_for_its_attempt(app: TestApp) {
@@ -501,7 +601,9 @@ on_both_backends!(
     accounts_and_loans_are_read_together_and_puts_are_idempotent,
     refresh_rotation_is_conditional_and_detects_reuse,
     concurrent_counter_adds_are_never_lost,
-    all_time_totals_sum_every_shard_hour_and_day_per_function,
+    counters_of_the_old_layout_are_read_with_the_new,
+    roll_ups_are_written_once_and_the_all_time_one_moves_only_forward,
+    lost_counts_are_kept_apart_per_hour,
 );
 
 /// Tables written by the previous layout (user items without their index group, customer-id

@@ -1,12 +1,41 @@
-//! [`Counters`] on DynamoDB: the counter table, one partition a day (`D#<day>`) holding one
-//! item per hour, function and shard.
+//! [`Counters`] on DynamoDB (ARCHITECTURE.md §8).
+//!
+//! | table | pk | sk | item |
+//! |---|---|---|---|
+//! | counters | `C#<hour>#<part>` | `<function>#<bucket>` | `positive`, `negative`, `failed`: one `ADD` per answer |
+//! | counters | `ROLLUP` | `<hour, 10 digits>` | `figures`: the hour, every function, as JSON |
+//! | counters | `ROLLUP` | `ALL` | `figures`, `through_hour`, `parts`: the all-time roll-up |
+//! | counters | `D#<day>` | `<hour, 10 digits>#<function>#<shard>` | the layout before parts, read, never written |
+//! | main | `LOSSES` | `<hour, 10 digits>#<part>` | `lost`: counts the counter table refused |
+//!
+//! An hour's answers spread over its parts, one partition each, so no partition takes more
+//! writes than one part's share of the traffic. The last 24 roll-ups and the all-time one are
+//! one `Query` of `ROLLUP` (`ALL` sorts after every hour).
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::{n, number, query_all, s, sdk_err, string, DynamoStore, Item};
-use crate::store::{sum_rows, CounterRow, Counters, StatusClass, StoreError, Tally};
+use super::{conditional, n, number, query_all, s, sdk_err, string, DynamoStore, Item};
+use crate::store::{AllTime, ByFunction, Counters, StatusClass, StoreError, Tally};
+
+/// The partition of one part of one hour's counts.
+pub fn count_partition(hour: i64, part: u32) -> String {
+    format!("C#{hour}#{part}")
+}
+
+const ROLLUP_PK: &str = "ROLLUP";
+const ALL_TIME_SK: &str = "ALL";
+/// The main table's partition of lost counts.
+pub const LOSSES_PK: &str = "LOSSES";
+
+fn hour_sk(hour: i64) -> String {
+    format!("{hour:010}")
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
 
 #[async_trait]
 impl Counters for DynamoStore {
@@ -14,20 +43,178 @@ impl Counters for DynamoStore {
         &self,
         function: &str,
         hour: i64,
-        shard: u32,
+        part: u32,
+        bucket: u16,
         class: StatusClass,
     ) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.counter_table)
-            .key("pk", s(format!("D#{}", hour.div_euclid(24))))
-            .key("sk", s(format!("{hour:010}#{function}#{shard}")))
-            .update_expression("ADD #c :one SET #f = :f, #h = :h")
+            .key("pk", s(count_partition(hour, part)))
+            .key("sk", s(format!("{function}#{bucket}")))
+            .update_expression("ADD #c :one")
             .expression_attribute_names("#c", class.attribute())
-            .expression_attribute_names("#f", "function")
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(|e| sdk_err("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn read_hour(&self, hour: i64, parts: u32) -> Result<ByFunction, StoreError> {
+        let queries = (0..parts.max(1)).map(|part| {
+            query_all(
+                self.client
+                    .query()
+                    .table_name(&self.counter_table)
+                    .key_condition_expression("pk = :pk")
+                    .expression_attribute_values(":pk", s(count_partition(hour, part))),
+            )
+        });
+        // At most 32 in flight: an hour of a high target rate has hundreds of parts.
+        let parts = async {
+            use futures::{StreamExt, TryStreamExt};
+            futures::stream::iter(queries)
+                .buffer_unordered(32)
+                .try_collect::<Vec<_>>()
+                .await
+        };
+        let (parts, legacy) = futures::future::try_join(parts, self.legacy_hour(hour)).await?;
+        let mut figures = legacy;
+        for item in parts.iter().flatten() {
+            let sk = string(item, "sk")?;
+            let (function, bucket) = sk
+                .rsplit_once('#')
+                .and_then(|(f, b)| Some((f, b.parse::<u16>().ok()?)))
+                .ok_or_else(|| corrupt(format!("counter key {sk}")))?;
+            figures
+                .entry(function.to_string())
+                .or_default()
+                .add(Some(bucket), tally(item));
+        }
+        Ok(figures)
+    }
+
+    async fn rollups(
+        &self,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<(BTreeMap<i64, ByFunction>, Option<AllTime>), StoreError> {
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.counter_table)
+                .key_condition_expression("pk = :pk AND sk >= :from")
+                .expression_attribute_values(":pk", s(ROLLUP_PK))
+                .expression_attribute_values(":from", s(hour_sk(from_hour))),
+        )
+        .await?;
+        let mut hours = BTreeMap::new();
+        let mut all_time = None;
+        for item in items {
+            let figures: ByFunction =
+                serde_json::from_str(&string(&item, "figures")?).map_err(corrupt)?;
+            if string(&item, "sk")? == ALL_TIME_SK {
+                all_time = Some(AllTime {
+                    through_hour: number(&item, "through_hour")?,
+                    parts: number(&item, "parts")?.clamp(1, i64::from(u32::MAX)) as u32,
+                    functions: figures,
+                });
+            } else {
+                let hour = number(&item, "hour")?;
+                if hour <= to_hour {
+                    hours.insert(hour, figures);
+                }
+            }
+        }
+        Ok((hours, all_time))
+    }
+
+    async fn put_rollup(&self, hour: i64, figures: &ByFunction) -> Result<(), StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.counter_table)
+            .item("pk", s(ROLLUP_PK))
+            .item("sk", s(hour_sk(hour)))
+            .item("hour", n(hour))
+            .item(
+                "figures",
+                s(serde_json::to_string(figures).map_err(corrupt)?),
+            )
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        // One already there was made from the same closed hour.
+        conditional(put, "PutItem").map(drop)
+    }
+
+    async fn advance_all_time(
+        &self,
+        prev: Option<i64>,
+        next: &AllTime,
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.counter_table)
+            .item("pk", s(ROLLUP_PK))
+            .item("sk", s(ALL_TIME_SK))
+            .item("through_hour", n(next.through_hour))
+            .item("parts", n(next.parts))
+            .item(
+                "figures",
+                s(serde_json::to_string(&next.functions).map_err(corrupt)?),
+            );
+        let put = match prev {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(prev) => put
+                .condition_expression("through_hour = :prev")
+                .expression_attribute_values(":prev", n(prev)),
+        };
+        conditional(put.send().await, "PutItem")
+    }
+
+    /// A paginated `Scan` of the whole counter table. Once ever: it starts the all-time roll-up
+    /// (cost: the table's size once; a year of the old layout is some 50 MB, 6,500 read units).
+    async fn sum_through(&self, through_hour: i64) -> Result<ByFunction, StoreError> {
+        let mut figures = ByFunction::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.counter_table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_err("Scan", e))?;
+            for item in out.items.unwrap_or_default() {
+                if let Some((hour, function, bucket)) = counted_key(&item)? {
+                    if hour <= through_hour {
+                        figures
+                            .entry(function)
+                            .or_default()
+                            .add(bucket, tally(&item));
+                    }
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(figures);
+            }
+        }
+    }
+
+    async fn record_loss(&self, hour: i64, part: u32) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(LOSSES_PK))
+            .key("sk", s(format!("{}#{part}", hour_sk(hour))))
+            .update_expression("ADD lost :one SET #h = :h")
             .expression_attribute_names("#h", "hour")
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":f", s(function))
             .expression_attribute_values(":h", n(hour))
             .send()
             .await
@@ -35,53 +222,44 @@ impl Counters for DynamoStore {
         Ok(())
     }
 
-    async fn read_hours(
-        &self,
-        from_hour: i64,
-        to_hour: i64,
-    ) -> Result<Vec<CounterRow>, StoreError> {
-        if to_hour < from_hour {
-            return Ok(Vec::new());
+    async fn losses(&self) -> Result<BTreeMap<i64, u64>, StoreError> {
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(LOSSES_PK)),
+        )
+        .await?;
+        let mut losses = BTreeMap::new();
+        for item in items {
+            *losses.entry(number(&item, "hour")?).or_default() += count(&item, "lost");
         }
-        let days = from_hour.div_euclid(24)..=to_hour.div_euclid(24);
-        let queries = days.map(|day| self.read_day(day, from_hour, to_hour));
-        let per_day = futures::future::try_join_all(queries).await?;
-        Ok(sum_rows(per_day.into_iter().flatten()))
+        Ok(losses)
     }
+}
 
-    /// A paginated `Scan` of the whole counter table, projected to the four attributes summed.
-    /// Cost: the table holds one item per (hour, function, shard) that saw traffic, so at most
-    /// 24 x functions x shards items a day (about 1,500 today, some 100 bytes each): a year
-    /// of it is some 50 MB, about 6,500 read units (eventually consistent) per call. That is
-    /// fine for an operator's page view; rolling closed days up into one item per function
-    /// would bound it, if the dashboard were ever polled.
-    async fn totals_by_function(&self) -> Result<BTreeMap<String, Tally>, StoreError> {
-        let mut totals: BTreeMap<String, Tally> = BTreeMap::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.counter_table)
-                .projection_expression("#f, #p, #n, #x")
-                .expression_attribute_names("#f", "function")
-                .expression_attribute_names("#p", StatusClass::Positive.attribute())
-                .expression_attribute_names("#n", StatusClass::Negative.attribute())
-                .expression_attribute_names("#x", StatusClass::Failed.attribute())
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_err("Scan", e))?;
-            for item in out.items.unwrap_or_default() {
-                *totals.entry(string(&item, "function")?).or_default() += tally(&item);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
-        Ok(totals)
+/// The hour, function and bucket of a counted item, in either layout; `None` for a roll-up.
+fn counted_key(item: &Item) -> Result<Option<(i64, String, Option<u16>)>, StoreError> {
+    let (pk, sk) = (string(item, "pk")?, string(item, "sk")?);
+    if let Some(rest) = pk.strip_prefix("C#") {
+        let hour = rest.split('#').next().and_then(|h| h.parse().ok());
+        let key = sk
+            .rsplit_once('#')
+            .and_then(|(f, b)| Some((f.to_string(), b.parse::<u16>().ok()?)));
+        return match (hour, key) {
+            (Some(hour), Some((function, bucket))) => Ok(Some((hour, function, Some(bucket)))),
+            _ => Err(corrupt(format!("counter key {pk} {sk}"))),
+        };
     }
+    if pk.starts_with("D#") {
+        return Ok(Some((
+            number(item, "hour")?,
+            string(item, "function")?,
+            None,
+        )));
+    }
+    Ok(None)
 }
 
 /// A counter attribute: absent until its class is first counted on that item.
@@ -102,38 +280,24 @@ fn tally(item: &Item) -> Tally {
 }
 
 impl DynamoStore {
-    /// The rows of one day partition whose hour lies in `from_hour..=to_hour`.
-    async fn read_day(
-        &self,
-        day: i64,
-        from_hour: i64,
-        to_hour: i64,
-    ) -> Result<Vec<CounterRow>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.counter_table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(format!("D#{day}")))
-            .expression_attribute_values(":from", s(format!("{from_hour:010}#")))
-            .expression_attribute_values(":to", s(format!("{to_hour:010}#~")));
-        query_all(query)
-            .await?
-            .iter()
-            .map(|item| {
-                let Tally {
-                    positive,
-                    negative,
-                    failed,
-                } = tally(item);
-                Ok(CounterRow {
-                    function: string(item, "function")?,
-                    hour: number(item, "hour")?,
-                    positive,
-                    negative,
-                    failed,
-                })
-            })
-            .collect()
+    /// The old layout's items of `hour`: its day's partition, the hour's range of it.
+    async fn legacy_hour(&self, hour: i64) -> Result<ByFunction, StoreError> {
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.counter_table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :hour)")
+                .expression_attribute_values(":pk", s(format!("D#{}", hour.div_euclid(24))))
+                .expression_attribute_values(":hour", s(format!("{}#", hour_sk(hour)))),
+        )
+        .await?;
+        let mut figures = ByFunction::new();
+        for item in items {
+            figures
+                .entry(string(&item, "function")?)
+                .or_default()
+                .add(None, tally(&item));
+        }
+        Ok(figures)
     }
 }

@@ -19,8 +19,9 @@
 //! refresh tokens, verification links and devices (so deletion can find them); `CLAIMANTS#<customer id>`
 //! → the customer accounts claiming that id; `ROLE#<type>` → the staff accounts of a role.
 //!
-//! The counter table: pk `D#<day>`, sk `<hour, 10 digits>#<function>#<shard>`, so the last 24
-//! hours are two `Query`s (today's and yesterday's partitions), whatever the traffic.
+//! The counter table: pk `C#<hour>#<part>`, sk `<function>#<duration bucket>`, each hour's counts
+//! spread over its parts; roll-ups under `ROLLUP` (see `counters`). Counts the counter table
+//! refused are kept in the main table's `LOSSES` partition.
 //!
 //! This file holds the client and the item, request and error helpers every port shares; each
 //! port's impl is in a file of its own, named after it (`users`, `accounts`, `tokens`,
@@ -28,6 +29,7 @@
 
 mod accounts;
 mod counters;
+pub use counters::{count_partition, LOSSES_PK};
 mod devices;
 mod keys;
 pub use keys::PUBLISHED_KEYS_PK;

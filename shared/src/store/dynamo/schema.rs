@@ -40,9 +40,9 @@ pub const MAIN_TABLE: TableDef = TableDef {
     ttl_attribute: Some("ttl"),
 };
 
-/// Request counters: one partition per UTC day (pk `D#<day>`, the day being the hours since the
-/// Unix epoch divided by 24), holding one item per hour, function and shard (sk
-/// `<hour, 10 digits>#<function>#<shard>`).
+/// Request counters: each hour's counts over its parts (pk `C#<hour>#<part>`, sk
+/// `<function>#<duration bucket>`), the roll-ups (pk `ROLLUP`), and the earlier layout's day
+/// partitions (pk `D#<day>`), read only (ARCHITECTURE.md §8).
 pub const COUNTER_TABLE: TableDef = TableDef {
     logical_id: "CounterTable",
     hash: "pk",

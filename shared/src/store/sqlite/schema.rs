@@ -116,6 +116,30 @@ CREATE TABLE IF NOT EXISTS counters (
     failed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (hour, function, shard)
 );
+CREATE TABLE IF NOT EXISTS counts (
+    hour INTEGER NOT NULL,
+    part INTEGER NOT NULL,
+    function TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    positive INTEGER NOT NULL DEFAULT 0,
+    negative INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (hour, part, function, bucket)
+);
+CREATE TABLE IF NOT EXISTS count_rollups (
+    hour INTEGER PRIMARY KEY,
+    figures TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS count_all_time (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    through_hour INTEGER NOT NULL,
+    parts INTEGER NOT NULL,
+    figures TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS count_losses (
+    hour INTEGER PRIMARY KEY,
+    lost INTEGER NOT NULL
+);
 ";
 
 /// Databases made before sign-in attempts had handles kept one budget per code: it becomes the
