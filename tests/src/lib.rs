@@ -388,6 +388,21 @@ impl TestApp {
         .await
     }
 
+    /// What was counted of `function` in the last hour and this one, every part read (the
+    /// store's own view, not the dashboard's).
+    pub async fn counted(&self, function: &str) -> shared::store::Figures {
+        let hour = shared::metrics::hour_of(shared::now());
+        let parts = self.ctx.config.counter_parts();
+        let mut figures = shared::store::Figures::default();
+        for h in [hour - 1, hour] {
+            let by_function = self.ctx.store.read_hour(h, parts).await.unwrap();
+            if let Some(f) = by_function.get(function) {
+                figures.merge(f);
+            }
+        }
+        figures
+    }
+
     /// A demo user's access token from the DFCU password grant (`POST /token/`: `amr` `pwd`),
     /// or a panic naming why not. The Fintract routes refuse it: see [`TestApp::code_token`].
     pub async fn access_token(&self, user: &demo::DemoUser) -> String {

@@ -203,6 +203,26 @@ impl Drop for Dedicated {
 /// timed-out attempt that did succeed would then be retried (a second CreateTable, a second
 /// delete of a verification link): so attempts here get 30 s. The production limits are tested
 /// against a dedicated emulator and a black hole (`sdk_config_at`).
+/// The DynamoDB operations the emulator at `url` has served since the last call, by name
+/// (`{"Query": 3, ...}`), and starts counting afresh.
+pub async fn take_operation_counts(url: &str) -> serde_json::Value {
+    let client = reqwest::Client::new();
+    let counts = client
+        .get(format!("{url}/_counts"))
+        .send()
+        .await
+        .expect("the emulator answers")
+        .json()
+        .await
+        .expect("its counts as JSON");
+    client
+        .delete(format!("{url}/_counts"))
+        .send()
+        .await
+        .expect("the emulator answers");
+    counts
+}
+
 pub async fn sdk_config() -> SdkConfig {
     sdk_config_as(endpoint(), "test", "test").await
 }

@@ -3,30 +3,11 @@
 
 use acceptance::{demo, on_both_backends, Backend, TestApp};
 use serde_json::json;
-use shared::metrics::hour_of;
 
-/// `function`'s counts of the last hour and this one, every part read.
+/// `function`'s counts of the last hour and this one, by class.
 async fn counts(app: &TestApp, function: &str) -> (u64, u64, u64) {
-    let hour = hour_of(shared::now());
-    let parts = app.ctx.config.counter_parts();
-    let mut sum = (0, 0, 0);
-    for h in [hour - 1, hour] {
-        if let Some(f) = app
-            .ctx
-            .store
-            .read_hour(h, parts)
-            .await
-            .unwrap()
-            .get(function)
-        {
-            sum = (
-                sum.0 + f.tally.positive,
-                sum.1 + f.tally.negative,
-                sum.2 + f.tally.failed,
-            );
-        }
-    }
-    sum
+    let t = app.counted(function).await.tally;
+    (t.positive, t.negative, t.failed)
 }
 
 async fn each_request_is_counted_once_by_status_class(app: TestApp) {

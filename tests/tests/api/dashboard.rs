@@ -620,25 +620,6 @@ on_both_backends!(
 mod reads {
     mod aws {
         use acceptance::{demo, moto, TestApp};
-        use serde_json::Value;
-
-        async fn operations(url: &str) -> Value {
-            let client = reqwest::Client::new();
-            let counts = client
-                .get(format!("{url}/_counts"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            client
-                .delete(format!("{url}/_counts"))
-                .send()
-                .await
-                .unwrap();
-            counts
-        }
 
         async fn report(app: &TestApp, admin: &str) {
             let m = app
@@ -661,10 +642,10 @@ mod reads {
                 app.token(demo::JAMES.username, "wrong").await;
             }
             let parts = u64::from(app.ctx.config.counter_parts());
-            operations(&emulator.url()).await;
+            moto::take_operation_counts(&emulator.url()).await;
 
             report(&app, &admin).await;
-            let first = operations(&emulator.url()).await;
+            let first = moto::take_operation_counts(&emulator.url()).await;
             assert_eq!(
                 first["Scan"], 1,
                 "the first report starts the all-time roll-up: {first}"
@@ -672,7 +653,7 @@ mod reads {
 
             for _ in 0..3 {
                 report(&app, &admin).await;
-                let later = operations(&emulator.url()).await;
+                let later = moto::take_operation_counts(&emulator.url()).await;
                 assert_eq!(later.get("Scan"), None, "never again: {later}");
                 // The roll-ups and the losses, then each open hour's parts and its earlier-layout
                 // partition: the current hour, and the one before while it is closing.

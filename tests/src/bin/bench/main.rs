@@ -493,26 +493,7 @@ async fn dynamodb_round_trips(report: &mut String) {
         c.public_keys = c.signing_keys.as_ref().map(|k| k.public());
     })
     .await;
-    let client = reqwest::Client::new();
-    let counts = || {
-        let (client, url) = (client.clone(), url.clone());
-        async move {
-            let v: Value = client
-                .get(format!("{url}/_counts"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            client
-                .delete(format!("{url}/_counts"))
-                .send()
-                .await
-                .unwrap();
-            v
-        }
-    };
+    let counts = || moto::take_operation_counts(&url);
     let user = app.new_user("CUSTOMER").await;
     let (access, refresh) = app.session(&user).await;
     let james = app.access_token(&demo::JAMES).await;
