@@ -122,16 +122,7 @@ fn text_of(html: &str, id: &str) -> String {
 
 /// The number in the element with `id` (thousands separators removed).
 fn figure(html: &str, id: &str) -> u64 {
-    let start = html
-        .find(&format!(r#"id="{id}">"#))
-        .unwrap_or_else(|| panic!("no #{id} on the page"))
-        + id.len()
-        + 6;
-    let text: String = html[start..]
-        .chars()
-        .take_while(|c| *c != '<')
-        .filter(|c| *c != ',')
-        .collect();
+    let text = text_of(html, id).replace(',', "");
     text.trim()
         .parse()
         .unwrap_or_else(|_| panic!("#{id} is {text:?}"))
