@@ -1,7 +1,7 @@
 //! Request counting and the figures the dashboard reads back (ARCHITECTURE.md §7).
 //!
 //! Each answer is one atomic add on the counter table, keyed by hour, a random one of the hour's
-//! parts (partitions), function and duration bucket ([`crate::latency`]); and one CloudWatch
+//! parts (partitions), endpoint and duration bucket ([`crate::latency`]); and one CloudWatch
 //! Embedded Metric Format line on stdout. Reading rolls closed hours up into one item each and
 //! the all-time figures into one more, so a report is a bounded number of reads.
 
@@ -24,17 +24,17 @@ pub fn hour_of(unix_secs: i64) -> i64 {
 /// The most counting may add to a response: a slow counter table loses counts, not time.
 pub const COUNT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Counts one answer of `function` with its status and how long its handler took. A failure
-/// to count never reaches the client: it is logged, recorded as a loss of its hour apart from
-/// the counter table, and reported in the answer's metric line.
-pub async fn count(ctx: &Ctx, function: &str, status: u16, took: Duration) {
+/// Counts one answer of an endpoint (counted under `key`, of `function`) with its status and how
+/// long its handler took. A failure to count never reaches the client: it is logged, recorded as
+/// a loss of its hour apart from the counter table, and reported in the answer's metric line.
+pub async fn count(ctx: &Ctx, key: &str, function: &str, status: u16, took: Duration) {
     let Some(class) = StatusClass::of(status) else {
         return;
     };
     let ms = took.as_secs_f64() * 1000.0;
     let hour = hour_of(ctx.now());
     let part = pick_part(ctx.config.counter_parts());
-    let add = add_one(ctx.store.as_ref(), function, hour, part, class, ms);
+    let add = add_one(ctx.store.as_ref(), key, hour, part, class, ms);
     let lost = match tokio::time::timeout(COUNT_TIMEOUT, add).await {
         Ok(Ok(())) => false,
         Ok(Err(e)) => {
@@ -62,6 +62,7 @@ pub async fn count(ctx: &Ctx, function: &str, status: u16, took: Duration) {
         let line = emf_line(
             &ctx.config.metrics_namespace,
             function,
+            key,
             class,
             ms,
             lost,
@@ -84,25 +85,28 @@ pub fn pick_part(parts: u32) -> u32 {
     rand::thread_rng().gen_range(0..parts.max(1))
 }
 
-/// The one write that counts an answer: an atomic add to its (hour, part, function, bucket).
+/// The one write that counts an answer: an atomic add to its (hour, part, name, bucket).
 pub async fn add_one<C: Counters + ?Sized>(
     counters: &C,
-    function: &str,
+    key: &str,
     hour: i64,
     part: u32,
     class: StatusClass,
     ms: f64,
 ) -> Result<(), StoreError> {
     counters
-        .add(function, hour, part, latency::bucket_of(ms), class)
+        .add(key, hour, part, latency::bucket_of(ms), class)
         .await
 }
 
 /// One answer as a CloudWatch Embedded Metric Format log line: `Requests`, `ClientErrors`,
-/// `ServerErrors`, `Duration` (ms) and `CountsLost`, per function and over all of them.
+/// `ServerErrors`, `Duration` (ms) and `CountsLost`, per function and over all of them; the
+/// endpoint is a property (searchable in Logs Insights, not a dimension: each dimension value
+/// is a metric of its own, billed monthly).
 pub fn emf_line(
     namespace: &str,
     function: &str,
+    endpoint: &str,
     class: StatusClass,
     ms: f64,
     lost: bool,
@@ -125,6 +129,7 @@ pub fn emf_line(
             }],
         },
         "Function": function,
+        "Endpoint": endpoint,
         "Requests": 1,
         "ClientErrors": u8::from(class == StatusClass::Negative),
         "ServerErrors": u8::from(class == StatusClass::Failed),
@@ -145,11 +150,19 @@ pub const CLOSE_AFTER_SECS: i64 = 120;
 /// that the all-time roll-up has not reached (a dashboard unseen for days catches up over views).
 pub const CATCH_UP_QUERIES: u32 = 1_000;
 
-/// One function's figures.
+/// The figures counted under one name (an endpoint's [`crate::route::Endpoint::counter_key`],
+/// or a function's name for counts kept before routes were counted apart).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FunctionFigures {
     pub all_time: Figures,
     pub recent: Figures,
+}
+
+impl FunctionFigures {
+    pub fn merge(&mut self, other: &FunctionFigures) {
+        self.all_time.merge(&other.all_time);
+        self.recent.merge(&other.recent);
+    }
 }
 
 /// One hour of the chart: every function's figures together, and the counts lost in it.
@@ -168,7 +181,7 @@ pub struct Report {
     pub now_hour: i64,
     pub all_time: Figures,
     pub recent: Figures,
-    /// Every function that has counts, by name.
+    /// Everything counted, by the name it was counted under (see [`FunctionFigures`]).
     pub functions: BTreeMap<String, FunctionFigures>,
     /// One entry per hour of the recent window, oldest first, hours without traffic included.
     pub hours: Vec<Hour>,
@@ -197,9 +210,9 @@ impl Report {
         }
     }
 
-    /// The figures of `function`, zero if it has never been counted.
-    pub fn function(&self, function: &str) -> FunctionFigures {
-        self.functions.get(function).cloned().unwrap_or_default()
+    /// The figures counted under `name`, zero if nothing was.
+    pub fn function(&self, name: &str) -> FunctionFigures {
+        self.functions.get(name).cloned().unwrap_or_default()
     }
 
     /// Counts lost before the recent window.
@@ -741,6 +754,7 @@ mod tests {
         let line = emf_line(
             "Fintract/API",
             "loans",
+            "loans POST /api/accounts/loans/",
             StatusClass::Failed,
             12.34567,
             true,
@@ -761,6 +775,7 @@ mod tests {
             assert!(v[name].is_number(), "{name}");
         }
         assert_eq!(v["Function"], "loans");
+        assert_eq!(v["Endpoint"], "loans POST /api/accounts/loans/");
         assert_eq!(v["Requests"], 1);
         assert_eq!(v["ServerErrors"], 1);
         assert_eq!(v["ClientErrors"], 0);

@@ -51,6 +51,20 @@ pub struct Endpoint {
     pub counted: bool,
 }
 
+impl Endpoint {
+    /// The name its answers are counted under: `<function> <METHOD> <path>`, so that a function
+    /// of several routes has figures per route. Counts kept before routes were counted apart are
+    /// under the function's bare name ([`function_of`] reads either).
+    pub fn counter_key(&self) -> String {
+        format!("{} {} {}", self.function, self.method, self.path)
+    }
+}
+
+/// The function a counted name belongs to: a [`Endpoint::counter_key`], or a bare function name.
+pub fn function_of(counter_key: &str) -> &str {
+    counter_key.split(' ').next().unwrap_or(counter_key)
+}
+
 /// One route of a function: its [`Endpoint`] and the handler that serves it.
 #[derive(Clone)]
 pub struct Route {
@@ -164,7 +178,8 @@ impl Route {
         };
         if self.counted {
             let took = started.elapsed();
-            crate::metrics::count(ctx, self.function, response.status().as_u16(), took).await;
+            let key = self.counter_key();
+            crate::metrics::count(ctx, &key, self.function, response.status().as_u16(), took).await;
         }
         response
     }

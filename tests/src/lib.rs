@@ -388,16 +388,18 @@ impl TestApp {
         .await
     }
 
-    /// What was counted of `function` in the last hour and this one, every part read (the
-    /// store's own view, not the dashboard's).
+    /// What was counted of `function` (all its routes) in the last hour and this one, every part
+    /// read (the store's own view, not the dashboard's).
     pub async fn counted(&self, function: &str) -> shared::store::Figures {
         let hour = shared::metrics::hour_of(shared::now());
         let parts = self.ctx.config.counter_parts();
         let mut figures = shared::store::Figures::default();
         for h in [hour - 1, hour] {
-            let by_function = self.ctx.store.read_hour(h, parts).await.unwrap();
-            if let Some(f) = by_function.get(function) {
-                figures.merge(f);
+            let by_name = self.ctx.store.read_hour(h, parts).await.unwrap();
+            for (name, f) in by_name {
+                if shared::route::function_of(&name) == function {
+                    figures.merge(&f);
+                }
             }
         }
         figures

@@ -4,7 +4,6 @@
 //! The style sheet is inline and allowed by its hash in the Content-Security-Policy; the pages
 //! load nothing else. The `"\n"`s between elements keep the served markup as it was before maud.
 
-use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use base64::engine::general_purpose::STANDARD;
@@ -17,7 +16,7 @@ use shared::model::User;
 use shared::store::{Figures, Tally};
 use shared::{Body, Response};
 
-use super::chart;
+use super::{chart, Rows};
 use shared::route::Endpoint;
 use shared::utc::Utc;
 
@@ -486,8 +485,7 @@ fn endpoint_heading(e: &Endpoint) -> Markup {
 }
 
 /// Latency and error rates per endpoint, with every endpoint together in the footer.
-fn performance_card(report: &Report, endpoints: &[&Endpoint]) -> Markup {
-    let listed: BTreeSet<&str> = endpoints.iter().map(|e| e.function).collect();
+fn performance_card(report: &Report, rows: &Rows<'_>) -> Markup {
     html! {
         section.card aria-labelledby="performance-heading" {
             h2 #performance-heading { "Latency and errors per endpoint" } "\n"
@@ -510,16 +508,15 @@ fn performance_card(report: &Report, endpoints: &[&Endpoint]) -> Markup {
                     }
                     "\n"
                     tbody {
-                        @for e in endpoints {
-                            @let f = report.function(e.function);
+                        @for (e, f) in &rows.listed {
                             tr data-function=(Esc(e.function)) {
                                 (endpoint_heading(e))
                                 (performance_cells(&f.all_time, &f.recent))
                             }
                         }
-                        @for (function, f) in report.functions.iter().filter(|(f, _)| !listed.contains(f.as_str())) {
-                            tr data-function=(Esc(function)) {
-                                th scope="row" { code { (Esc(function)) } span.fn { "no longer served" } }
+                        @for (name, what, f) in &rows.unlisted {
+                            tr data-function=(Esc(shared::route::function_of(name))) {
+                                (unlisted_heading(name, what))
                                 (performance_cells(&f.all_time, &f.recent))
                             }
                         }
@@ -537,25 +534,25 @@ fn performance_card(report: &Report, endpoints: &[&Endpoint]) -> Markup {
     }
 }
 
-/// A row per listed endpoint, then one per function that has counts but is no longer listed.
-fn rows(report: &Report, endpoints: &[&Endpoint]) -> Markup {
-    let listed: BTreeSet<&str> = endpoints.iter().map(|e| e.function).collect();
-    // Counts of a function this deployment no longer serves are still part of the totals.
-    let unlisted = report
-        .functions
-        .iter()
-        .filter(|(f, _)| !listed.contains(f.as_str()));
+/// The heading cell of counts no listed endpoint claims: the function's name, and what they are.
+fn unlisted_heading(name: &str, what: &str) -> Markup {
     html! {
-        @for e in endpoints {
-            @let f = report.function(e.function);
+        th scope="row" { code { (Esc(shared::route::function_of(name))) } span.fn { (Esc(what)) } }
+    }
+}
+
+/// A row per listed endpoint, then one per name no endpoint claims (see [`super::rows`]).
+fn count_rows(rows: &Rows<'_>) -> Markup {
+    html! {
+        @for (e, f) in &rows.listed {
             tr data-function=(Esc(e.function)) {
                 (endpoint_heading(e))
                 (cells(f.all_time.tally, f.recent.tally))
             }
         }
-        @for (function, f) in unlisted {
-            tr data-function=(Esc(function)) {
-                th scope="row" { code { (Esc(function)) } span.fn { "no longer served" } }
+        @for (name, what, f) in &rows.unlisted {
+            tr data-function=(Esc(shared::route::function_of(name))) {
+                (unlisted_heading(name, what))
                 (cells(f.all_time.tally, f.recent.tally))
             }
         }
@@ -563,7 +560,7 @@ fn rows(report: &Report, endpoints: &[&Endpoint]) -> Markup {
 }
 
 /// The table per endpoint, with the totals in its footer.
-fn table_card(report: &Report, endpoints: &[&Endpoint]) -> Markup {
+fn table_card(report: &Report, rows: &Rows<'_>) -> Markup {
     html! {
         section.card aria-labelledby="table-heading" {
             h2 #table-heading { "Per endpoint" } "\n"
@@ -579,7 +576,7 @@ fn table_card(report: &Report, endpoints: &[&Endpoint]) -> Markup {
                         }
                     }
                     "\n"
-                    tbody { (rows(report, endpoints)) }
+                    tbody { (count_rows(rows)) }
                     "\n"
                     tfoot {
                         tr data-function="" {
@@ -601,6 +598,7 @@ pub fn dashboard(
     endpoints: &[&Endpoint],
     now: i64,
 ) -> String {
+    let rows = super::rows(report, endpoints);
     let main = html! {
         h1 { "API Dashboard" } "\n"
         p.sub {
@@ -613,8 +611,8 @@ pub fn dashboard(
         (figures(report.all_time.tally, report.recent.tally)) "\n"
         (performance_figures(report)) "\n"
         (chart_card(report)) "\n"
-        (table_card(report, endpoints)) "\n"
-        (performance_card(report, endpoints)) "\n"
+        (table_card(report, &rows)) "\n"
+        (performance_card(report, &rows)) "\n"
         p.note {
             "Every API request is counted once by status class: positive (2xx), negative (4xx) or \
              failed (5xx); the number of requests is their sum. A counting failure is logged and \

@@ -17,9 +17,10 @@ pub mod session;
 
 use serde_json::{json, Value};
 use shared::http::{base_path, json, StatusCode};
-use shared::metrics::{error_rates, percentiles, Report};
+use shared::metrics::{error_rates, percentiles, FunctionFigures, Report};
 use shared::model::{username_key, User};
 use shared::password::{self, MAX_PASSWORD_CHARS};
+use shared::route::Endpoint;
 use shared::store::Figures;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
@@ -321,6 +322,56 @@ pub async fn logout(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     Ok(see_other(&format!("{base}/api/?signed_out=1"), &clear))
 }
 
+/// The rows the dashboard and `metrics.json` show: each listed endpoint with its figures, then
+/// every counted name no endpoint claims.
+pub(crate) struct Rows<'e> {
+    pub listed: Vec<(&'e Endpoint, FunctionFigures)>,
+    /// The name, what it is, and its figures.
+    pub unlisted: Vec<(String, &'static str, FunctionFigures)>,
+}
+
+/// What an unlisted row of a function still served holds: its counts from before its routes
+/// were counted apart.
+pub(crate) const EARLIER_COUNTS: &str = "all its routes, counted before per-route figures";
+/// What an unlisted row of anything else holds.
+pub(crate) const NO_LONGER_SERVED: &str = "no longer served";
+
+/// Sorts `report`'s figures into rows for `endpoints`. An endpoint's counts are under its
+/// counter key; counts kept before routes were counted apart are under its function's name, and
+/// join the endpoint's row when the function has no other route (else they keep a row of their
+/// own: they cannot be split).
+pub(crate) fn rows<'e>(report: &Report, endpoints: &[&'e Endpoint]) -> Rows<'e> {
+    let routes_of = |function: &str| endpoints.iter().filter(|e| e.function == function).count();
+    let mut claimed = std::collections::BTreeSet::new();
+    let listed = endpoints
+        .iter()
+        .map(|e| {
+            let key = e.counter_key();
+            let mut figures = report.function(&key);
+            claimed.insert(key);
+            if routes_of(e.function) == 1 {
+                figures.merge(&report.function(e.function));
+                claimed.insert(e.function.to_string());
+            }
+            (*e, figures)
+        })
+        .collect();
+    let unlisted = report
+        .functions
+        .iter()
+        .filter(|(name, _)| !claimed.contains(*name))
+        .map(|(name, figures)| {
+            let what = if routes_of(name) > 0 {
+                EARLIER_COUNTS
+            } else {
+                NO_LONGER_SERVED
+            };
+            (name.clone(), what, figures.clone())
+        })
+        .collect();
+    Rows { listed, unlisted }
+}
+
 /// Milliseconds to the microsecond, as JSON.
 fn ms_json(ms: f64) -> Value {
     json!((ms * 1000.0).round() / 1000.0)
@@ -356,9 +407,12 @@ fn hour_json(hour: i64) -> Value {
 
 /// The figures of `report` as `metrics.json` serves them.
 pub fn metrics_body(report: &Report, now: i64) -> Value {
-    let mut endpoints: Vec<Value> = crate::counted()
-        .map(|e| {
-            let f = report.function(e.function);
+    let listed: Vec<&Endpoint> = crate::counted().collect();
+    let rows = rows(report, &listed);
+    let mut endpoints: Vec<Value> = rows
+        .listed
+        .iter()
+        .map(|(e, f)| {
             json!({
                 "function": e.function,
                 "method": e.method.as_str(),
@@ -368,16 +422,16 @@ pub fn metrics_body(report: &Report, now: i64) -> Value {
             })
         })
         .collect();
-    for (function, f) in &report.functions {
-        if !crate::counted().any(|e| e.function == function) {
-            endpoints.push(json!({
-                "function": function,
-                "method": null,
-                "path": null,
-                "all_time": figures_json(&f.all_time),
-                "last_24_hours": figures_json(&f.recent),
-            }));
-        }
+    for (name, what, f) in &rows.unlisted {
+        endpoints.push(json!({
+            "function": shared::route::function_of(name),
+            "method": null,
+            "path": null,
+            "counted_as": name,
+            "note": what,
+            "all_time": figures_json(&f.all_time),
+            "last_24_hours": figures_json(&f.recent),
+        }));
     }
     let hourly: Vec<Value> = report
         .hours
@@ -433,4 +487,73 @@ pub async fn metrics_json(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> 
     let report =
         shared::metrics::report(ctx.store.as_ref(), now, ctx.config.counter_parts()).await?;
     Ok(json(StatusCode::OK, &metrics_body(&report, now)))
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::metrics::{FunctionFigures, Report};
+    use shared::route::{Assurance, Endpoint};
+    use shared::store::Tally;
+
+    use super::*;
+
+    fn endpoint(function: &'static str, method: shared::Method, path: &'static str) -> Endpoint {
+        Endpoint {
+            function,
+            method,
+            path,
+            assurance: Assurance::Public,
+            counted: true,
+        }
+    }
+
+    fn figures(positive: u64) -> FunctionFigures {
+        let mut f = FunctionFigures::default();
+        f.all_time.tally = Tally {
+            positive,
+            ..Default::default()
+        };
+        f
+    }
+
+    #[test]
+    fn counts_of_the_per_function_layout_join_a_sole_route_and_keep_a_row_for_several() {
+        let loans = endpoint("loans", shared::Method::POST, "/api/accounts/loans/");
+        let one = endpoint("logout", shared::Method::POST, "/auth/logout/");
+        let all = endpoint("logout", shared::Method::POST, "/auth/logout-all/");
+        let mut report = Report::empty(0);
+        for (name, n) in [
+            (loans.counter_key(), 3),
+            ("loans".to_string(), 10), // counted before routes were counted apart
+            (one.counter_key(), 1),
+            (all.counter_key(), 2),
+            ("logout".to_string(), 7),
+            ("gone".to_string(), 5),
+        ] {
+            report.functions.insert(name, figures(n));
+        }
+        let rows = rows(&report, &[&loans, &one, &all]);
+        let listed: Vec<u64> = rows
+            .listed
+            .iter()
+            .map(|(_, f)| f.all_time.tally.positive)
+            .collect();
+        assert_eq!(
+            listed,
+            [13, 1, 2],
+            "loans' earlier counts join its only route"
+        );
+        let unlisted: Vec<(&str, &str, u64)> = rows
+            .unlisted
+            .iter()
+            .map(|(n, w, f)| (n.as_str(), *w, f.all_time.tally.positive))
+            .collect();
+        assert_eq!(
+            unlisted,
+            [("gone", NO_LONGER_SERVED, 5), ("logout", EARLIER_COUNTS, 7)]
+        );
+        // Every count is on exactly one row.
+        let shown: u64 = listed.iter().sum::<u64>() + unlisted.iter().map(|u| u.2).sum::<u64>();
+        assert_eq!(shown, 28);
+    }
 }

@@ -397,7 +397,7 @@ impl std::ops::AddAssign for Tally {
     }
 }
 
-/// What was counted of one function over some hours: answers by class, and their handler
+/// What was counted under one name over some hours: answers by class, and their handler
 /// durations as a histogram (which misses the answers counted before durations were).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
@@ -422,7 +422,8 @@ impl Figures {
     }
 }
 
-/// Figures by function name.
+/// Figures by counted name: an endpoint's `<function> <METHOD> <path>`, or, for counts of the
+/// earlier layout, a function's name.
 pub type ByFunction = BTreeMap<String, Figures>;
 
 /// Adds every function's figures of `other` into `into`.
@@ -441,15 +442,16 @@ pub struct AllTime {
     pub functions: ByFunction,
 }
 
-/// Request counters (ARCHITECTURE.md §7): per hour, spread over `parts` partitions, per function
-/// and duration bucket; hourly and all-time roll-ups; and the counts that could not be kept.
+/// Request counters (ARCHITECTURE.md §7): per hour, spread over `parts` partitions, per counted
+/// name (an endpoint) and duration bucket; hourly and all-time roll-ups; and the counts that
+/// could not be kept.
 #[async_trait]
 pub trait Counters: Send + Sync {
     /// Adds one answer of `class` whose handler took a duration in `bucket` to part `part` of
-    /// `hour`: one atomic add, no read.
+    /// `hour`, under `name` (an endpoint's counter key): one atomic add, no read.
     async fn add(
         &self,
-        function: &str,
+        name: &str,
         hour: i64,
         part: u32,
         bucket: u16,

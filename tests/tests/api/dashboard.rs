@@ -443,6 +443,36 @@ async fn sign_in_attempts_are_throttled_per_account(app: TestApp) {
     session_of(&app, demo::BANK_ADMIN.username, demo::BANK_ADMIN.password).await;
 }
 
+/// A function of several routes has figures per route: `sessions` serves a list (GET) and an
+/// end (DELETE), and each row counts only its own.
+async fn each_route_of_a_function_has_figures_of_its_own(app: TestApp) {
+    let cookie = session_of(&app, demo::ADMIN.username, demo::ADMIN.password).await;
+    for _ in 0..2 {
+        let a = app.send(app.client.get(app.url("/auth/sessions/"))).await;
+        assert_eq!(a.status, 401);
+    }
+    let a = app
+        .send(app.client.delete(app.url("/auth/sessions/1/")))
+        .await;
+    assert_eq!(a.status, 401);
+    let (_, m) = metrics(&app, Some(&cookie), None).await;
+    let route = |method: &str, path: &str| {
+        m["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["method"] == method && e["path"] == path)
+            .cloned()
+            .unwrap_or_else(|| panic!("{method} {path} in {m}"))
+    };
+    let list = route("GET", "/auth/sessions/");
+    let end = route("DELETE", "/auth/sessions/{id}/");
+    assert_eq!(counts(&list["all_time"]), tally((0, 2, 0)), "{list}");
+    assert_eq!(counts(&end["all_time"]), tally((0, 1, 0)), "{end}");
+    assert_eq!(end["all_time"]["latency_ms"]["timed_requests"], 1);
+    assert_eq!(counts(&m["all_time"]), tally((0, 3, 0)));
+}
+
 async fn metrics_json_needs_a_session_or_an_admin_bearer_token(app: TestApp) {
     let (status, body) = metrics(&app, None, None).await;
     assert_eq!(status, 401);
@@ -599,6 +629,7 @@ on_both_backends!(
     anyone_but_an_admin_is_refused_on_the_login_page,
     sign_in_attempts_are_throttled_per_account,
     metrics_json_needs_a_session_or_an_admin_bearer_token,
+    each_route_of_a_function_has_figures_of_its_own,
     the_session_cookie_is_http_only_strict_short_lived_and_secure_over_https,
     logout_ends_the_session,
     deactivation_or_a_forged_cookie_ends_the_session,

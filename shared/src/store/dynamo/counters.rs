@@ -2,12 +2,14 @@
 //!
 //! | table | pk | sk | item |
 //! |---|---|---|---|
-//! | counters | `C#<hour>#<part>` | `<function>#<bucket>` | `positive`, `negative`, `failed`: one `ADD` per answer |
-//! | counters | `ROLLUP` | `<hour, 10 digits>` | `figures`: the hour, every function, as JSON |
+//! | counters | `C#<hour>#<part>` | `<counted name>#<bucket>` | `positive`, `negative`, `failed`: one `ADD` per answer |
+//! | counters | `ROLLUP` | `<hour, 10 digits>` | `figures`: the hour, every counted name, as JSON |
 //! | counters | `ROLLUP` | `ALL` | `figures`, `through_hour`, `parts`: the all-time roll-up |
 //! | counters | `D#<day>` | `<hour, 10 digits>#<function>#<shard>` | the layout before parts, read, never written |
 //! | main | `LOSSES` | `<hour, 10 digits>#<part>` | `lost`: counts the counter table refused |
 //!
+//! A counted name is an endpoint's `<function> <METHOD> <path>` (the earlier layout's are bare
+//! function names); it holds no `#`, so the bucket is what follows the last one.
 //! An hour's answers spread over its parts, one partition each, so no partition takes more
 //! writes than one part's share of the traffic. The last 24 roll-ups and the all-time one are
 //! one `Query` of `ROLLUP` (`ALL` sorts after every hour).
@@ -41,7 +43,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 impl Counters for DynamoStore {
     async fn add(
         &self,
-        function: &str,
+        name: &str,
         hour: i64,
         part: u32,
         bucket: u16,
@@ -51,7 +53,7 @@ impl Counters for DynamoStore {
             .update_item()
             .table_name(&self.counter_table)
             .key("pk", s(count_partition(hour, part)))
-            .key("sk", s(format!("{function}#{bucket}")))
+            .key("sk", s(format!("{name}#{bucket}")))
             .update_expression("ADD #c :one")
             .expression_attribute_names("#c", class.attribute())
             .expression_attribute_values(":one", n(1))
@@ -83,12 +85,12 @@ impl Counters for DynamoStore {
         let mut figures = legacy;
         for item in parts.iter().flatten() {
             let sk = string(item, "sk")?;
-            let (function, bucket) = sk
+            let (name, bucket) = sk
                 .rsplit_once('#')
                 .and_then(|(f, b)| Some((f, b.parse::<u16>().ok()?)))
                 .ok_or_else(|| corrupt(format!("counter key {sk}")))?;
             figures
-                .entry(function.to_string())
+                .entry(name.to_string())
                 .or_default()
                 .add(Some(bucket), tally(item));
         }
@@ -190,12 +192,9 @@ impl Counters for DynamoStore {
                 .await
                 .map_err(|e| sdk_err("Scan", e))?;
             for item in out.items.unwrap_or_default() {
-                if let Some((hour, function, bucket)) = counted_key(&item)? {
+                if let Some((hour, name, bucket)) = counted_key(&item)? {
                     if hour <= through_hour {
-                        figures
-                            .entry(function)
-                            .or_default()
-                            .add(bucket, tally(&item));
+                        figures.entry(name).or_default().add(bucket, tally(&item));
                     }
                 }
             }
@@ -239,7 +238,7 @@ impl Counters for DynamoStore {
     }
 }
 
-/// The hour, function and bucket of a counted item, in either layout; `None` for a roll-up.
+/// The hour, counted name and bucket of a counted item, in either layout; `None` for a roll-up.
 fn counted_key(item: &Item) -> Result<Option<(i64, String, Option<u16>)>, StoreError> {
     let (pk, sk) = (string(item, "pk")?, string(item, "sk")?);
     if let Some(rest) = pk.strip_prefix("C#") {
@@ -248,7 +247,7 @@ fn counted_key(item: &Item) -> Result<Option<(i64, String, Option<u16>)>, StoreE
             .rsplit_once('#')
             .and_then(|(f, b)| Some((f.to_string(), b.parse::<u16>().ok()?)));
         return match (hour, key) {
-            (Some(hour), Some((function, bucket))) => Ok(Some((hour, function, Some(bucket)))),
+            (Some(hour), Some((name, bucket))) => Ok(Some((hour, name, Some(bucket)))),
             _ => Err(corrupt(format!("counter key {pk} {sk}"))),
         };
     }

@@ -1,4 +1,4 @@
-//! [`Counters`] on SQLite: `counts` (one row per hour, part, function and duration bucket),
+//! [`Counters`] on SQLite: `counts` (one row per hour, part, counted name and duration bucket),
 //! `count_rollups` and `count_all_time` (the roll-ups, as JSON), `count_losses`, and the
 //! `counters` of the layout before durations, read and never written.
 
@@ -28,7 +28,7 @@ fn tally(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Tally> {
     })
 }
 
-/// Sums `(function, bucket, counts)` rows (bucket NULL: counted without a duration).
+/// Sums `(name, bucket, counts)` rows (bucket NULL: counted without a duration).
 fn sum_rows(
     stmt: &mut rusqlite::Statement,
     args: impl rusqlite::Params,
@@ -51,20 +51,20 @@ fn sum_rows(
 impl Counters for SqliteStore {
     async fn add(
         &self,
-        function: &str,
+        name: &str,
         hour: i64,
         part: u32,
         bucket: u16,
         class: StatusClass,
     ) -> Result<(), StoreError> {
-        let function = function.to_string();
+        let name = name.to_string();
         let column = class.attribute();
         self.with(move |c| {
             c.prepare_cached(&format!(
-                "INSERT INTO counts (hour, part, function, bucket, {column}) VALUES (?1, ?2, ?3, ?4, 1)
-                 ON CONFLICT (hour, part, function, bucket) DO UPDATE SET {column} = {column} + 1"
+                "INSERT INTO counts (hour, part, name, bucket, {column}) VALUES (?1, ?2, ?3, ?4, 1)
+                 ON CONFLICT (hour, part, name, bucket) DO UPDATE SET {column} = {column} + 1"
             ))?
-            .execute(params![hour, part, function, bucket])
+            .execute(params![hour, part, name, bucket])
             .map(drop)
         })
         .await
@@ -73,8 +73,8 @@ impl Counters for SqliteStore {
     async fn read_hour(&self, hour: i64, parts: u32) -> Result<ByFunction, StoreError> {
         self.with(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT function, bucket, SUM(positive), SUM(negative), SUM(failed) FROM counts
-                 WHERE hour = ?1 AND part < ?2 GROUP BY function, bucket
+                "SELECT name, bucket, SUM(positive), SUM(negative), SUM(failed) FROM counts
+                 WHERE hour = ?1 AND part < ?2 GROUP BY name, bucket
                  UNION ALL
                  SELECT function, NULL, SUM(positive), SUM(negative), SUM(failed) FROM counters
                  WHERE hour = ?1 GROUP BY function",
@@ -153,8 +153,8 @@ impl Counters for SqliteStore {
     async fn sum_through(&self, through_hour: i64) -> Result<ByFunction, StoreError> {
         self.with(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT function, bucket, SUM(positive), SUM(negative), SUM(failed) FROM counts
-                 WHERE hour <= ?1 GROUP BY function, bucket
+                "SELECT name, bucket, SUM(positive), SUM(negative), SUM(failed) FROM counts
+                 WHERE hour <= ?1 GROUP BY name, bucket
                  UNION ALL
                  SELECT function, NULL, SUM(positive), SUM(negative), SUM(failed) FROM counters
                  WHERE hour <= ?1 GROUP BY function",

@@ -119,12 +119,12 @@ CREATE TABLE IF NOT EXISTS counters (
 CREATE TABLE IF NOT EXISTS counts (
     hour INTEGER NOT NULL,
     part INTEGER NOT NULL,
-    function TEXT NOT NULL,
+    name TEXT NOT NULL,
     bucket INTEGER NOT NULL,
     positive INTEGER NOT NULL DEFAULT 0,
     negative INTEGER NOT NULL DEFAULT 0,
     failed INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (hour, part, function, bucket)
+    PRIMARY KEY (hour, part, name, bucket)
 );
 CREATE TABLE IF NOT EXISTS count_rollups (
     hour INTEGER PRIMARY KEY,
