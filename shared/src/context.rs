@@ -41,6 +41,9 @@ pub struct Ctx {
     pub notifier: Arc<dyn Notifier>,
     pub blobs: Arc<dyn Blobs>,
     pub(crate) token_keys: TokenKeys,
+    /// Whether this process has recorded how many parts it counts over (`metrics::count`):
+    /// 0 not yet, 1 being recorded, 2 recorded.
+    pub(crate) parts_noted: std::sync::atomic::AtomicU8,
 }
 
 /// Why a function could not start.
@@ -283,6 +286,7 @@ impl Ctx {
             store,
             notifier,
             blobs,
+            parts_noted: Default::default(),
         })
     }
 }

@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use shared::model::{Account, AccountWithLoans, Loan, NewUser, User, UserType};
 use shared::store::{
     AccountStore, AllTime, ByFunction, Counters, DataStore, DeviceRecord, DeviceStore, Migration,
-    OtpBudget, OtpKind, OtpRecord, OtpStore, RefreshRecord, Rotation, SessionRecord, SessionStore,
-    StatusClass, StoreError, Taken, Throttles, TokenStore, Update, UserStore, Verification,
-    VerificationStore,
+    OtpBudget, OtpKind, OtpRecord, OtpStore, RefreshRecord, Rollups, Rotation, SessionRecord,
+    SessionStore, StatusClass, StoreError, Taken, Throttles, TokenStore, Update, UserStore,
+    Verification, VerificationStore,
 };
 
 pub struct PairedReads {
@@ -136,12 +136,18 @@ impl Counters for PairedReads {
     async fn read_hour(&self, hour: i64, parts: u32) -> Result<ByFunction, StoreError> {
         self.inner.read_hour(hour, parts).await
     }
-    async fn rollups(
+    async fn rollups(&self, from_hour: i64, to_hour: i64) -> Result<Rollups, StoreError> {
+        self.inner.rollups(from_hour, to_hour).await
+    }
+    async fn hour_rollups(
         &self,
         from_hour: i64,
         to_hour: i64,
-    ) -> Result<(BTreeMap<i64, ByFunction>, Option<AllTime>), StoreError> {
-        self.inner.rollups(from_hour, to_hour).await
+    ) -> Result<BTreeMap<i64, ByFunction>, StoreError> {
+        self.inner.hour_rollups(from_hour, to_hour).await
+    }
+    async fn note_parts(&self, parts: u32) -> Result<(), StoreError> {
+        self.inner.note_parts(parts).await
     }
     async fn put_rollup(&self, hour: i64, figures: &ByFunction) -> Result<(), StoreError> {
         self.inner.put_rollup(hour, figures).await

@@ -437,10 +437,22 @@ pub fn merge_functions(into: &mut ByFunction, other: &ByFunction) {
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AllTime {
     pub through_hour: i64,
-    /// The most parts an hour has been counted in since (readers read that many).
-    pub parts: u32,
     pub functions: ByFunction,
 }
+
+/// What [`Counters::rollups`] reads in one request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rollups {
+    /// The hourly roll-ups of the range asked for that exist.
+    pub hours: BTreeMap<i64, ByFunction>,
+    pub all_time: Option<AllTime>,
+    /// The most parts any counting process has noted it spreads an hour over (0: none yet).
+    pub parts: u32,
+}
+
+/// The most parts an hour is ever read in: a target of 10 million requests a second. A stored
+/// value above it is data gone wrong, and is not allowed to turn a report into millions of reads.
+pub const MAX_PARTS: u32 = 20_000;
 
 /// Request counters (ARCHITECTURE.md §7): per hour, spread over `parts` partitions, per counted
 /// name (an endpoint) and duration bucket; hourly and all-time roll-ups; and the counts that
@@ -460,12 +472,19 @@ pub trait Counters: Send + Sync {
     /// Everything counted in `hour`: parts `0..parts` summed, with the counters of the layout
     /// before parts and durations (one partition a day, no durations).
     async fn read_hour(&self, hour: i64, parts: u32) -> Result<ByFunction, StoreError>;
-    /// The hourly roll-ups of `from_hour..=to_hour` that exist, and the all-time one if any.
-    async fn rollups(
+    /// The hourly roll-ups of `from_hour..=to_hour` that exist, the all-time one if any, and the
+    /// parts noted: one request (on DynamoDB it reads every roll-up from `from_hour` on, so it
+    /// is for the recent window).
+    async fn rollups(&self, from_hour: i64, to_hour: i64) -> Result<Rollups, StoreError>;
+    /// Only the hourly roll-ups of `from_hour..=to_hour` that exist.
+    async fn hour_rollups(
         &self,
         from_hour: i64,
         to_hour: i64,
-    ) -> Result<(BTreeMap<i64, ByFunction>, Option<AllTime>), StoreError>;
+    ) -> Result<BTreeMap<i64, ByFunction>, StoreError>;
+    /// Notes that a counting process spreads each hour over `parts` parts (kept as the most
+    /// ever noted), so that readers read every part written even after the target is lowered.
+    async fn note_parts(&self, parts: u32) -> Result<(), StoreError>;
     /// Keeps `figures` as `hour`'s roll-up, unless it has one (made from the same counts).
     async fn put_rollup(&self, hour: i64, figures: &ByFunction) -> Result<(), StoreError>;
     /// Replaces the all-time roll-up by `next` if it still stands through `prev` (`None`: there
@@ -473,7 +492,7 @@ pub trait Counters: Send + Sync {
     async fn advance_all_time(&self, prev: Option<i64>, next: &AllTime)
         -> Result<bool, StoreError>;
     /// Everything ever counted in hours up to `through_hour`, in either layout. Reads the whole
-    /// counter table: done once, to start the all-time roll-up.
+    /// counter table (on DynamoDB in parallel segments): done once, to start the all-time roll-up.
     async fn sum_through(&self, through_hour: i64) -> Result<ByFunction, StoreError>;
     /// Records a count of `hour` that could not be kept, somewhere other than the counter table
     /// (whose failure lost it): the main table on DynamoDB, a table of its own on SQLite.

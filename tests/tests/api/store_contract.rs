@@ -401,18 +401,21 @@ async fn roll_ups_are_written_once_and_the_all_time_one_moves_only_forward(app: 
         f.add(Some(12), tally(n, 0, 0));
         std::collections::BTreeMap::from([("token".to_string(), f)])
     };
-    let (hours, all) = s.rollups(0, 1_000).await.unwrap();
-    assert!(hours.is_empty() && all.is_none());
+    let none = s.rollups(0, 1_000).await.unwrap();
+    assert!(none.hours.is_empty() && none.all_time.is_none() && none.parts == 0);
     s.put_rollup(500, &figures(3)).await.unwrap();
     s.put_rollup(500, &figures(99)).await.unwrap(); // a second reader's: the first is kept
     s.put_rollup(480, &figures(1)).await.unwrap();
-    let (hours, _) = s.rollups(490, 510).await.unwrap();
-    assert_eq!(hours.keys().collect::<Vec<_>>(), [&500]);
-    assert_eq!(hours[&500], figures(3));
+    s.put_rollup(515, &figures(4)).await.unwrap(); // past the range asked for
+    let read = s.rollups(490, 510).await.unwrap();
+    assert_eq!(read.hours.keys().collect::<Vec<_>>(), [&500]);
+    assert_eq!(read.hours[&500], figures(3));
+    let older = s.hour_rollups(470, 505).await.unwrap();
+    assert_eq!(older.keys().collect::<Vec<_>>(), [&480, &500]);
+    assert!(s.hour_rollups(600, 599).await.unwrap().is_empty());
 
     let at = |through_hour, n| shared::store::AllTime {
         through_hour,
-        parts: 3,
         functions: figures(n),
     };
     assert!(s.advance_all_time(None, &at(499, 10)).await.unwrap());
@@ -425,9 +428,13 @@ async fn roll_ups_are_written_once_and_the_all_time_one_moves_only_forward(app: 
         "not where it stands"
     );
     assert!(s.advance_all_time(Some(499), &at(500, 13)).await.unwrap());
-    let (hours, all) = s.rollups(490, 510).await.unwrap();
-    assert_eq!(all, Some(at(500, 13)));
-    assert_eq!(hours.len(), 1);
+    // The most parts noted is kept: a lower note never lowers it.
+    s.note_parts(6).await.unwrap();
+    s.note_parts(3).await.unwrap();
+    let read = s.rollups(490, 510).await.unwrap();
+    assert_eq!(read.all_time, Some(at(500, 13)));
+    assert_eq!(read.hours.len(), 1);
+    assert_eq!(read.parts, 6);
 }
 
 async fn lost_counts_are_kept_apart_per_hour(app: TestApp) {

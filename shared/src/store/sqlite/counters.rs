@@ -1,5 +1,5 @@
 //! [`Counters`] on SQLite: `counts` (one row per hour, part, counted name and duration bucket),
-//! `count_rollups` and `count_all_time` (the roll-ups, as JSON), `count_losses`, and the
+//! `count_rollups` and `count_all_time` (the roll-ups, as JSON), `count_parts`, `count_losses`, and the
 //! `counters` of the layout before durations, read and never written.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
 use super::SqliteStore;
-use crate::store::{AllTime, ByFunction, Counters, StatusClass, StoreError, Tally};
+use crate::store::{
+    AllTime, ByFunction, Counters, Rollups, StatusClass, StoreError, Tally, MAX_PARTS,
+};
 
 fn to_json(figures: &ByFunction) -> rusqlite::Result<String> {
     serde_json::to_string(figures).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
@@ -84,11 +86,7 @@ impl Counters for SqliteStore {
         .await
     }
 
-    async fn rollups(
-        &self,
-        from_hour: i64,
-        to_hour: i64,
-    ) -> Result<(BTreeMap<i64, ByFunction>, Option<AllTime>), StoreError> {
+    async fn rollups(&self, from_hour: i64, to_hour: i64) -> Result<Rollups, StoreError> {
         self.with(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT hour, figures FROM count_rollups WHERE hour BETWEEN ?1 AND ?2",
@@ -99,16 +97,44 @@ impl Counters for SqliteStore {
                 })?
                 .collect::<rusqlite::Result<BTreeMap<_, _>>>()?;
             let all_time = c
-                .prepare_cached("SELECT through_hour, parts, figures FROM count_all_time")?
+                .prepare_cached("SELECT through_hour, figures FROM count_all_time")?
                 .query_row([], |r| {
                     Ok(AllTime {
                         through_hour: r.get(0)?,
-                        parts: r.get::<_, i64>(1)?.clamp(1, i64::from(u32::MAX)) as u32,
-                        functions: from_json(&r.get::<_, String>(2)?)?,
+                        functions: from_json(&r.get::<_, String>(1)?)?,
                     })
                 })
                 .optional()?;
-            Ok((hours, all_time))
+            let parts = c
+                .prepare_cached("SELECT parts FROM count_parts")?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .optional()?
+                .map_or(0, |p| p.clamp(0, i64::from(MAX_PARTS)) as u32);
+            Ok(Rollups {
+                hours,
+                all_time,
+                parts,
+            })
+        })
+        .await
+    }
+
+    async fn hour_rollups(
+        &self,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<BTreeMap<i64, ByFunction>, StoreError> {
+        Ok(self.rollups(from_hour, to_hour).await?.hours)
+    }
+
+    async fn note_parts(&self, parts: u32) -> Result<(), StoreError> {
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT INTO count_parts (id, parts) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET parts = MAX(parts, excluded.parts)",
+            )?
+            .execute([parts])
+            .map(drop)
         })
         .await
     }
@@ -134,16 +160,16 @@ impl Counters for SqliteStore {
             let changed = match prev {
                 None => c
                     .prepare_cached(
-                        "INSERT OR IGNORE INTO count_all_time (id, through_hour, parts, figures)
-                         VALUES (1, ?1, ?2, ?3)",
+                        "INSERT OR IGNORE INTO count_all_time (id, through_hour, figures)
+                         VALUES (1, ?1, ?2)",
                     )?
-                    .execute(params![next.through_hour, next.parts, figures])?,
+                    .execute(params![next.through_hour, figures])?,
                 Some(prev) => c
                     .prepare_cached(
-                        "UPDATE count_all_time SET through_hour = ?1, parts = ?2, figures = ?3
-                         WHERE id = 1 AND through_hour = ?4",
+                        "UPDATE count_all_time SET through_hour = ?1, figures = ?2
+                         WHERE id = 1 AND through_hour = ?3",
                     )?
-                    .execute(params![next.through_hour, next.parts, figures, prev])?,
+                    .execute(params![next.through_hour, figures, prev])?,
             };
             Ok(changed == 1)
         })

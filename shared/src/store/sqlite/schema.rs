@@ -133,8 +133,11 @@ CREATE TABLE IF NOT EXISTS count_rollups (
 CREATE TABLE IF NOT EXISTS count_all_time (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     through_hour INTEGER NOT NULL,
-    parts INTEGER NOT NULL,
     figures TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS count_parts (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    parts INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS count_losses (
     hour INTEGER PRIMARY KEY,
