@@ -668,6 +668,7 @@ mod reads {
 
             report(&app, &admin).await;
             let first = moto::take_operation_counts(&emulator.url()).await;
+            println!("the first report: {first}");
             assert_eq!(
                 first["Scan"], 8,
                 "the first report starts the all-time roll-up, one pass in 8 segments: {first}"
@@ -681,6 +682,7 @@ mod reads {
                 // partition: the current hour, and the one before while it is closing.
                 let most = 2 + 2 * (parts + 1);
                 let queries = later["Query"].as_u64().unwrap_or(0);
+                println!("a later report: {later}");
                 assert!(
                     queries <= most,
                     "{queries} queries, at most {most}: {later}"
