@@ -437,16 +437,13 @@ pub fn metrics_body(report: &Report, now: i64) -> Value {
         .hours
         .iter()
         .map(|h| {
-            let t = h.figures.tally;
-            json!({
-                "hour": hour_json(h.hour),
-                "requests": t.requests(),
-                "failed": t.failed,
-                "positive": t.positive,
-                "negative": t.negative,
-                "p95_ms": h.figures.latency.quantile(0.95).map(ms_json),
-                "lost": h.lost,
-            })
+            // An hour's figures as every other's, with its start, its p95 (the chart's line) and
+            // the counts it lost.
+            let mut hour = figures_json(&h.figures);
+            hour["hour"] = hour_json(h.hour);
+            hour["p95_ms"] = json!(h.figures.latency.quantile(0.95).map(ms_json));
+            hour["lost"] = json!(h.lost);
+            hour
         })
         .collect();
     let incomplete: Vec<Value> = report
