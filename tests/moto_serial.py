@@ -46,7 +46,8 @@ from werkzeug.serving import make_server, run_simple
 class OneAtATime:
     """Also counts DynamoDB operations by name: GET /_counts reads them, DELETE /_counts resets
     (the benchmark's count of round trips per endpoint). GET /_requests answers how many
-    requests of any service it has served (the benchmark's emulator round trips per cold start)."""
+    requests of any service it has served (the benchmark's emulator round trips per cold start).
+    GET /_messages?to=ADDRESS answers the mail and texts sent to one address (the tests' inbox)."""
 
     def __init__(self, app):
         self.app = app
@@ -65,6 +66,10 @@ class OneAtATime:
             if environ.get("PATH_INFO") == "/_requests":
                 start_response("200 OK", [("Content-Type", "application/json")])
                 return [json.dumps({"requests": self.requests}).encode()]
+            if environ.get("PATH_INFO") == "/_messages":
+                to = parse_qs(environ.get("QUERY_STRING", "")).get("to", [""])[0]
+                start_response("200 OK", [("Content-Type", "application/json")])
+                return [json.dumps(messages_to(to)).encode()]
             self.requests += 1
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             if target.startswith("DynamoDB_"):
@@ -83,6 +88,25 @@ class OneAtATime:
                 return aws_shaped_errors(self.app, environ, start_response)
             finally:
                 RAW_FORM_BODY[0] = None
+
+
+def messages_to(to):
+    """Every e-mail (SES) and SMS (SNS) sent to `to`, oldest first, e-mail before SMS, in the shape
+    of the tests' `shared::notify::Message`. It reads the two message models' own lists: moto's
+    /moto-api/data.json serialises every model instance the process ever made (every DynamoDB
+    item too), so each read of it cost more as a test pass went on."""
+    from moto.ses.models import Message as Email
+    from moto.sns.models import SMS
+
+    wanted = to.encode().lower()
+    found = []
+    for m in Email.instances_tracked:
+        if any(a.encode().lower() == wanted for a in (m.destinations or {}).get("ToAddresses", [])):
+            found.append({"channel": "email", "to": to, "subject": m.subject or "", "body": m.body or ""})
+    for m in SMS.instances_tracked:
+        if m.phone_number == to:
+            found.append({"channel": "sms", "to": to, "subject": "", "body": m.message or ""})
+    return found
 
 
 def iam_enforced():

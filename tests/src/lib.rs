@@ -699,7 +699,6 @@ impl TestApp {
     /// Every message sent to `to` (e-mail address or phone number), oldest first: from the
     /// gateway's `/_local/outbox` on the embedded backend, from moto's SES and SNS on AWS.
     pub async fn messages_to(&self, to: &str) -> Vec<shared::notify::Message> {
-        use shared::notify::{Channel, Message};
         match self.backend {
             Backend::Embedded => {
                 let r = self
@@ -712,50 +711,18 @@ impl TestApp {
                 r.json().await.expect("outbox JSON")
             }
             Backend::Aws | Backend::AwsIam => {
+                // The emulator's inbox for one address (`tests/moto_serial.py`): SES's e-mail,
+                // then SNS's texts, each oldest first.
                 let base = self.emulator.as_deref().unwrap_or_else(|| moto::endpoint());
-                let url = format!("{base}/moto-api/data.json");
-                let data: Value = self
-                    .client
-                    .get(url)
+                self.client
+                    .get(format!("{base}/_messages"))
+                    .query(&[("to", to)])
                     .send()
                     .await
                     .expect("moto")
                     .json()
                     .await
-                    .expect("moto JSON");
-                let mut found = Vec::new();
-                for m in data["ses"]["Message"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                {
-                    let to_list = m["destinations"]["ToAddresses"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default();
-                    if to_list
-                        .iter()
-                        .any(|a| a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(to)))
-                    {
-                        found.push(Message {
-                            channel: Channel::Email,
-                            to: to.to_string(),
-                            subject: m["subject"].as_str().unwrap_or_default().to_string(),
-                            body: m["body"].as_str().unwrap_or_default().to_string(),
-                        });
-                    }
-                }
-                for m in data["sns"]["SMS"].as_array().cloned().unwrap_or_default() {
-                    if m["phone_number"].as_str() == Some(to) {
-                        found.push(Message {
-                            channel: Channel::Sms,
-                            to: to.to_string(),
-                            subject: String::new(),
-                            body: m["message"].as_str().unwrap_or_default().to_string(),
-                        });
-                    }
-                }
-                found
+                    .expect("moto messages JSON")
             }
         }
     }
