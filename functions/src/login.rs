@@ -100,7 +100,8 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             subject: "Your Fintract sign-in code".into(),
             body: format!(
                 "Your sign-in code is {code}.\n\nIt expires in {minutes} minutes and works once. \
-                 If you did not try to sign in, change your password."
+                 If you did not try to sign in, someone knows your password: reset it \
+                 (POST /auth/password-reset/)."
             ),
         },
         Channel::Sms => Message {

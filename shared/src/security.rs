@@ -39,7 +39,19 @@ pub enum Event<'a> {
 const CHANGE_PASSWORD: &str = "If this was not you, reset your password now \
      (POST /auth/password-reset/), sign out every session (POST /auth/logout-all/), and tell us.";
 
+/// The same for a deactivated account, which can neither sign in nor be reset until an
+/// administrator reactivates it.
+const ASK_AN_ADMINISTRATOR: &str = "If this was not you, ask an administrator to reactivate \
+     the account, then reset your password (POST /auth/password-reset/).";
+
 impl Event<'_> {
+    fn advice(&self) -> &'static str {
+        match self {
+            Event::Deactivated { .. } => ASK_AN_ADMINISTRATOR,
+            _ => CHANGE_PASSWORD,
+        }
+    }
+
     fn subject(&self) -> &'static str {
         match self {
             Event::NewDevice { .. } => "New sign-in to your Fintract account",
@@ -129,9 +141,10 @@ pub fn notice_body(event: Event<'_>, now: i64, source: &str, user_agent: &str) -
         format!(" ({user_agent})")
     };
     format!(
-        "On {when}, from {source}{agent}:\n\n{what}\n\n{CHANGE_PASSWORD}",
+        "On {when}, from {source}{agent}:\n\n{what}\n\n{advice}",
         when = crate::utc::Utc::of(now).readable(),
         what = event.what(),
+        advice = event.advice(),
     )
 }
 
@@ -177,5 +190,19 @@ mod tests {
         assert!(body.contains("new@example.com"), "{body}");
         assert!(body.contains("ending in 123"), "{body}");
         assert!(body.contains("If this was not you"), "{body}");
+        assert!(body.contains("POST /auth/logout-all/"), "{body}");
+    }
+
+    #[test]
+    fn a_deactivated_account_is_not_told_to_do_what_it_cannot() {
+        let body = notice_body(
+            Event::Deactivated { by_admin: true },
+            951_782_400,
+            "203.0.113.9",
+            "",
+        );
+        assert!(body.contains("If this was not you"), "{body}");
+        assert!(body.contains("ask an administrator"), "{body}");
+        assert!(!body.contains("logout-all"), "it cannot sign in: {body}");
     }
 }
