@@ -8,7 +8,8 @@
 //!
 //! A change of e-mail address or phone number (the channels sign-in codes go to) needs the
 //! caller's password in `current_password`, so that a stolen access token cannot redirect them;
-//! a wrong one spends the account's sign-in budget (`shared::signin`). The account's current
+//! a wrong one spends a re-authentication budget of the caller's own login (`shared::signin`),
+//! so a stolen token can neither guess it nor lock the owner's sign-in out. The account's current
 //! address is told of the change. A new phone number is unconfirmed until confirmed with a code
 //! (`verify_phone.rs`).
 
