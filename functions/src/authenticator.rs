@@ -13,8 +13,8 @@
 //!   removes the app: whoever lost the app signs in with one recovery code and removes the app
 //!   with another, then enrols anew. A stolen access token alone removes nothing, and its wrong
 //!   codes spend a budget of its own login, as a wrong `current_password` does. An admin who may
-//!   deactivate the account removes it with `{"user_id"}` and no code (the owner who lost the
-//!   app and every recovery code).
+//!   deactivate the account removes it with `{"user_id"}` and the admin's own
+//!   `current_password`, no code (the owner who lost the app and every recovery code).
 //! - Turning on and removal each tell the account's address (`shared::security`).
 
 use serde_json::json;
@@ -33,6 +33,8 @@ pub const NOTHING_PENDING: &str =
 pub const WRONG_CODE: &str = "Invalid or expired code.";
 pub const NOT_ON: &str = "This account has no authenticator app.";
 pub const ON: &str = "The authenticator app is on. Keep these recovery codes somewhere safe: each signs in once in place of a code from the app, and they are not shown again.";
+pub const ADMIN_PASSWORD_NEEDED: &str =
+    "Your own current password is needed to remove another user's authenticator app.";
 pub const OFF: &str = "The authenticator app was removed. Sign-in codes go by e-mail or SMS again.";
 
 /// Enrolments started per account an hour.
@@ -160,9 +162,11 @@ pub async fn remove(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let (caller, claims) = ctx.authenticate_with_claims(&req).await?;
     let mut f = Fields::from_request(&req)?;
     let target = f.optional_u64("user_id").filter(|id| *id != caller.id);
+    // Asked of an admin only once they may act on the user (a stranger's answer stays a 404).
+    let current = f.optional_secret("current_password", 4 * MAX_PASSWORD_CHARS);
     f.finish()?;
     if let Some(id) = target {
-        return remove_for(ctx, &req, &caller, id).await;
+        return remove_for(ctx, &req, (&caller, &claims), id, current).await;
     }
     let code = code_field(&req, true)?;
     if caller.authenticator.is_none() {
@@ -189,12 +193,14 @@ pub async fn remove(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
 }
 
 /// An admin removes user `id`'s authenticator: only one who may deactivate that user (404 for
-/// one who may not even read them), as for ending their sessions.
+/// one who may not even read them), as for ending their sessions, and with the admin's own
+/// password (`current_password`): a stolen admin token alone strips nobody's second factor.
 async fn remove_for(
     ctx: &Ctx,
     req: &Request,
-    caller: &shared::model::User,
+    (caller, claims): (&shared::model::User, &shared::jwt::Claims),
     id: u64,
+    current: Option<String>,
 ) -> ApiResult<Response<Body>> {
     let target = ctx
         .store
@@ -204,6 +210,15 @@ async fn remove_for(
     if !allowed(caller, Action::Deactivate, &target) {
         return Err(refused(caller, Action::Deactivate, &target));
     }
+    let current = current.filter(|p| !p.is_empty()).ok_or_else(|| {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert(
+            "current_password".to_string(),
+            ADMIN_PASSWORD_NEEDED.to_string(),
+        );
+        ApiError::invalid_fields(fields)
+    })?;
+    ctx.reauthenticate(caller, claims, current).await?;
     if target.authenticator.is_none() {
         return Err(ApiError::bad_request(NOT_ON));
     }

@@ -1,7 +1,8 @@
 //! `PUT /auth/change-password/`: the signed-in user (with the code) changes their password,
 //! giving the current one (`current_password`: a stolen access token alone changes nothing, and
 //! its guesses spend a budget of its own login). Every session of the account ends (its token
-//! version moves on, dashboard sessions too) and a pending change of address is dropped; the
+//! version moves on, dashboard sessions too), every known device is forgotten (`devices_since`)
+//! and a pending change of address is dropped; the
 //! caller gets a fresh token pair for a new session with the same absolute end as the one it
 //! replaces, so only the *other* sessions are signed out and no login is lengthened. The address
 //! is told (`shared::security`).
@@ -34,6 +35,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     );
     f.finish()?;
     ctx.reauthenticate(&caller, &claims, current).await?;
+    let now = ctx.now();
     let hash = shared::password::hash(password)
         .await
         .map_err(ApiError::internal)?;
@@ -45,6 +47,9 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             u.password_hash = hash.clone();
             u.token_version += 1;
             u.ended_sessions.clear();
+            // Devices known before are forgotten, as logout-all forgets them: one that belonged
+            // to whoever made the change necessary keeps no budget of its own.
+            u.devices_since = now;
             // A change of address begun before (perhaps by whoever made the change necessary)
             // does not survive it.
             u.pending_email = None;

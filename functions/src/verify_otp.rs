@@ -19,7 +19,8 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let id = path_id(&req, "id")?;
     let mut f = Fields::from_request(&req)?;
     let code = f.required_str("otp", 16);
-    let handle = f.optional_str("attempt", 64);
+    // An empty handle is no handle: the client sent the field but never got one.
+    let handle = f.optional_str("attempt", 64).filter(|h| !h.is_empty());
     let device = f.optional_str("device", MAX_DEVICE_TOKEN);
     if !code.is_empty() && !is_app_code(&code) && !is_recovery_code(&code) {
         f.problem("otp", "Must be the 6-digit code, or a recovery code.");

@@ -102,6 +102,15 @@ impl Fields {
         }
     }
 
+    /// An optional string taken exactly as sent (a password asked only in some cases): absent
+    /// or null is `None`; anything else is judged as [`Fields::required_secret`] judges it.
+    pub fn optional_secret(&mut self, name: &str, max: usize) -> Option<String> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(_) => Some(self.required_secret(name, max)),
+        }
+    }
+
     /// An optional id: a positive whole number below 2^53, as a JSON number or (form bodies) a
     /// string of digits; anything else is a problem.
     pub fn optional_u64(&mut self, name: &str) -> Option<u64> {

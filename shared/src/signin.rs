@@ -191,11 +191,14 @@ impl Ctx {
         if known {
             return presented.map(str::to_string);
         }
-        // Once a day per account and source address: a client that never keeps its device token
-        // (a DFCU integration calling `/token/`) is not mailed on every call, while a sign-in from
-        // anywhere else still is.
+        // Once a day per account, source address and user agent: a client that never keeps its
+        // device token (a DFCU integration calling `/token/`) is not mailed on every call, while a
+        // sign-in from anywhere else, or from another program behind the same address (an
+        // office's or a carrier's NAT), still is. The agent is hashed: it is the client's text.
         let source = crate::http::source_ip(req).unwrap_or_default();
-        let key = format!("user:{}:{source}", user.id);
+        let agent = crate::sessions::Origin::of(req).user_agent;
+        let agent = &crate::crypto::sha256_hex(&agent)[..16];
+        let key = format!("user:{}:{source}:{agent}", user.id);
         if self
             .throttle("device-notice", &key, 1, NEW_DEVICE_NOTICE_SECS)
             .await

@@ -376,7 +376,26 @@ async fn an_admin_removes_the_app_of_a_user_they_may_deactivate(app: TestApp) {
         .call("DELETE", "/auth/authenticator/", Some(&body), Some(&theirs))
         .await;
     assert_eq!(a.status, 404, "another customer: {:?}", a.body);
+    // A stolen admin token strips nobody's second factor: the admin's own password is asked.
     let admin = app.code_token(&acceptance::demo::ADMIN).await;
+    for (password, what) in [(None, "no password"), (Some("a guess"), "a wrong one")] {
+        let mut body = body.clone();
+        if let Some(p) = password {
+            body["current_password"] = json!(p);
+        }
+        let a = app
+            .call("DELETE", "/auth/authenticator/", Some(&body), Some(&admin))
+            .await;
+        assert_eq!(a.status, 400, "{what}: {:?}", a.body);
+        assert!(
+            a.body["fields"]["current_password"].is_string(),
+            "{what}: {:?}",
+            a.body
+        );
+    }
+    let a = app.login(&user.email, &user.password, "Email").await;
+    assert_eq!(a.status, 400, "the app is still on: {:?}", a.body);
+    let body = json!({ "user_id": user.id, "current_password": acceptance::demo::ADMIN.password });
     let a = app
         .call("DELETE", "/auth/authenticator/", Some(&body), Some(&admin))
         .await;

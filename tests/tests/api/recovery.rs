@@ -362,6 +362,19 @@ async fn a_sign_in_from_a_new_device_is_told_and_a_known_one_is_not(app: TestApp
         .await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(count(subjects(&app, &user.email).await), before + 2);
+    // Another program behind the same address (an office's or a carrier's NAT) is told of.
+    let another_app = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .user_agent("another-app/1")
+        .build()
+        .unwrap();
+    let a = app
+        .post_json_with(&another_app, "/token/", &credentials)
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(count(subjects(&app, &user.email).await), before + 3);
+    let notice = app.messages_to(&user.email).await.pop().unwrap();
+    assert!(notice.body.contains("another-app/1"), "{}", notice.body);
 }
 
 async fn a_deactivation_is_told_to_the_address(app: TestApp) {

@@ -77,6 +77,15 @@ async fn a_client_without_the_handle_survives_a_stranger_at_another_address(app:
     assert_eq!(a.status, 200, "{:?}", a.body);
 }
 
+/// A client that sends the field empty (it never kept a handle) is judged as one that sends no
+/// handle, not refused as a wrong one.
+async fn an_empty_handle_is_no_handle(app: TestApp) {
+    let user = app.new_user("CUSTOMER").await;
+    let (_, code) = start(&app, &user).await;
+    let a = redeem(&app, &app.client, user.id, &code, Some("")).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+}
+
 async fn the_open_budget_is_three_per_source_and_ten_in_all(app: TestApp) {
     let user = app.new_user("CUSTOMER").await;
     let (handle, code) = start(&app, &user).await;
@@ -483,9 +492,56 @@ async fn logout_all_forgets_every_device(app: TestApp) {
     );
 }
 
+/// A password change ends every other session (#19), so it forgets devices as logout-all does: a
+/// device token from before is a stranger's again, and shares the stranger budget.
+async fn a_password_change_forgets_every_device(app: TestApp) {
+    app.start_of_window(900);
+    let user = app.new_user("DEVELOPER").await;
+    let a = token_from(&app, &app.client, &user.username, &user.password, None).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let device = device_of(&a);
+    app.ctx.config.clock.advance(1);
+    let code_access = app.access_of(&user).await;
+    let new_password = "Entebbe harbour kite 17";
+    let body = json!({
+        "current_password": user.password,
+        "password": new_password,
+        "password2": new_password,
+    });
+    let changed = app
+        .call(
+            "PUT",
+            "/auth/change-password/",
+            Some(&body),
+            Some(&code_access),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    let stranger = app.source(2);
+    for _ in 0..10 {
+        let a = token_from(&app, &stranger, &user.username, "a guess", None).await;
+        assert_eq!(a.status, 401);
+    }
+    let a = token_from(
+        &app,
+        &app.client,
+        &user.username,
+        new_password,
+        Some(&device),
+    )
+    .await;
+    assert_eq!(
+        a.status, 429,
+        "a device from before the change is an unknown one: {:?}",
+        a.body
+    );
+}
+
 on_both_backends!(
     another_accounts_code_tries_reset_no_budget,
     logout_all_forgets_every_device,
+    a_password_change_forgets_every_device,
+    an_empty_handle_is_no_handle,
     a_strangers_wrong_codes_never_burn_the_code_of_the_handle_holder,
     a_client_without_the_handle_survives_a_stranger_at_another_address,
     the_open_budget_is_three_per_source_and_ten_in_all,
