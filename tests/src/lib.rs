@@ -302,6 +302,30 @@ impl TestApp {
             .expect("a client bound to a loopback address")
     }
 
+    /// The dashboard's sign-in form as the demo operator, through `client`: the status, and the
+    /// session cookie's `name=value` if one was set.
+    pub async fn dashboard_sign_in(&self, client: &reqwest::Client) -> (u16, Option<String>) {
+        let answer = client
+            .post(self.url("/api/login/"))
+            .header("origin", &self.base)
+            .form(&[
+                ("username", demo::ADMIN.username),
+                ("password", demo::ADMIN.password),
+            ])
+            .send()
+            .await
+            .expect("the dashboard's sign-in");
+        let cookie = answer
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("dfcu_dashboard="))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_string);
+        (answer.status().as_u16(), cookie)
+    }
+
     /// POSTs `body` as JSON through `client` (see [`TestApp::source`]).
     pub async fn post_json_with(
         &self,
@@ -677,6 +701,14 @@ pub fn peek_claims(token: &str) -> Value {
         .decode(payload)
         .expect("a base64url payload");
     serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// A browser-less client that keeps every answer as it is (no redirect followed).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 /// A value no other test in this process uses (messages in moto are shared by all tests).

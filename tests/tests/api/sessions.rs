@@ -306,41 +306,9 @@ async fn admins_end_the_sessions_of_users_below_them(app: TestApp) {
     assert_eq!(info(&app, &customer, &again).await, 401);
 }
 
-/// A browser-less client that keeps every answer as it is.
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-/// The dashboard's sign-in form as the demo operator: the status, and the session cookie's
-/// `name=value` if one was set.
-async fn dashboard_sign_in(app: &TestApp, client: &reqwest::Client) -> (u16, Option<String>) {
-    let answer = client
-        .post(app.url("/api/login/"))
-        .header("origin", &app.base)
-        .form(&[
-            ("username", demo::ADMIN.username),
-            ("password", demo::ADMIN.password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let cookie = answer
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("dfcu_dashboard="))
-        .and_then(|c| c.split(';').next())
-        .map(str::to_string);
-    (answer.status().as_u16(), cookie)
-}
-
 async fn a_dashboard_cookie_copied_before_sign_out_opens_nothing_after(app: TestApp) {
-    let client = no_redirects();
-    let (status, cookie) = dashboard_sign_in(&app, &client).await;
+    let client = acceptance::no_redirects();
+    let (status, cookie) = app.dashboard_sign_in(&client).await;
     assert_eq!(status, 303);
     let cookie = cookie.expect("a session cookie");
     let metrics = |cookie: String| {
@@ -372,7 +340,7 @@ async fn a_dashboard_cookie_copied_before_sign_out_opens_nothing_after(app: Test
         "the copy kept from before the sign-out"
     );
     // Signing in again opens a new session.
-    let (status, again) = dashboard_sign_in(&app, &client).await;
+    let (status, again) = app.dashboard_sign_in(&client).await;
     assert_eq!(status, 303);
     assert_ne!(again.as_deref(), Some(cookie.as_str()));
 }
