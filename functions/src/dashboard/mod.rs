@@ -41,6 +41,8 @@ pub const MISSING_FIELDS: &str = "Enter your username and password.";
 pub const CROSS_SITE: &str = "This form can only be sent from the dashboard's own page.";
 pub const SESSION_ENDED: &str = "Your session has ended. Please sign in again.";
 pub const SIGNED_OUT: &str = "You have signed out.";
+pub const SIGN_OUT_FAILED: &str =
+    "You are not signed out yet: the session could not be ended just now. Please try again.";
 
 /// Where a request's session stands.
 enum Signed {
@@ -289,7 +291,8 @@ pub async fn login(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     Ok(or_error_page(result, &base))
 }
 
-/// `POST /api/logout/`: clears the session cookie and shows the login page again.
+/// `POST /api/logout/`: ends the cookie's session, clears the cookie and shows the login page
+/// again; a 503 page that keeps the cookie when the end could not be written.
 #[tracing::instrument(skip_all)]
 pub async fn logout(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let base = base_path(&req);
@@ -305,7 +308,8 @@ pub async fn logout(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         // A copy of the cookie kept from before opens nothing either.
         if let Some(s) = cookie_session(ctx, &req) {
             let now = ctx.now();
-            // The cookie is cleared whatever becomes of this: the browser is signed out.
+            // Until this is written a copy of the cookie still opens the dashboard, so a failure
+            // is said as such, and the browser keeps its cookie to try again.
             if let Err(e) = ctx
                 .modify_user(user.id, |u| {
                     u.end_session(&s.ended_id(), s.expires_at, now);
@@ -314,6 +318,10 @@ pub async fn logout(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
                 .await
             {
                 tracing::error!(user_id = user.id, error = ?e, "dashboard session not ended");
+                return Ok(html::response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    html::error(&base, SIGN_OUT_FAILED),
+                ));
             }
         }
         tracing::info!(user_id = user.id, "dashboard sign-out");

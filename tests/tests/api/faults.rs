@@ -107,6 +107,49 @@ mod embedded {
         assert_eq!(a.status, 201, "no claim was left behind: {:?}", a.body);
     }
 
+    /// Dashboard sign-out makes the cookie useless at once (ARCHITECTURE.md §6); when that
+    /// cannot be written, the page says so instead of "signed out", and keeps the cookie so the
+    /// operator can try again, which then ends it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dashboard_sign_out_that_cannot_be_written_says_so_and_can_be_retried() {
+        let app = embedded_app().await;
+        let client = acceptance::no_redirects();
+        let (status, cookie) = app.dashboard_sign_in(&client).await;
+        assert_eq!(status, 303);
+        let cookie = cookie.expect("a session cookie");
+        let sign_out = || {
+            client
+                .post(app.url("/api/logout/"))
+                .header("origin", &app.base)
+                .header("cookie", &cookie)
+                .send()
+        };
+        let metrics = || {
+            client
+                .get(app.url("/api/metrics.json"))
+                .header("cookie", &cookie)
+                .send()
+        };
+        let lock = WriteLock::take(&app);
+        let out = sign_out().await.unwrap();
+        assert_eq!(
+            out.status().as_u16(),
+            503,
+            "not a sign-out that did not happen"
+        );
+        assert!(
+            out.headers().get(reqwest::header::SET_COOKIE).is_none(),
+            "the cookie is kept, to try again"
+        );
+        let page = out.text().await.unwrap();
+        assert!(page.contains("not signed out"), "{page}");
+        drop(lock);
+        assert_eq!(metrics().await.unwrap().status().as_u16(), 200);
+        let out = sign_out().await.unwrap();
+        assert_eq!(out.status().as_u16(), 303);
+        assert_eq!(metrics().await.unwrap().status().as_u16(), 401);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refresh_whose_rotation_fails_leaves_the_old_token_usable_once_more() {
         let app = embedded_app().await;
