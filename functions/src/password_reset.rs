@@ -1,9 +1,10 @@
 //! `POST /auth/password-reset/` and `POST /auth/password-reset/confirm/`: a person who forgot
 //! their password asks for a link by e-mail, then sets a new password with the token in it.
 //!
-//! - The request answers the same, in body and status, whether or not an account has the
-//!   address; its budgets (per address and per source) are spent either way. Only an active,
-//!   verified account is mailed.
+//! - The request answers the same, in body, status and time, whether or not an account has the
+//!   address; its budgets (per address and per source) are spent either way, and every answer
+//!   waits for the same floor (`PASSWORD_RESET_MIN_ANSWER_MS`), longer than the store write and
+//!   the mail send only a known address costs. Only an active, verified account is mailed.
 //! - The link carries `<user id>.<256 random bits>` in the client application's page
 //!   (`PASSWORD_RESET_URL`, `{token}` replaced). The store keeps only a SHA-256 of the random
 //!   part bound to the user and to the password hash it was issued under (as Django's reset
@@ -69,6 +70,9 @@ pub async fn request(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         WINDOW_SECS,
     )
     .await?;
+    // From here on only a known address costs more (a store write and a mail send): every
+    // answer waits until the same floor, so the time taken tells nothing either.
+    let answer_at = tokio::time::Instant::now() + ctx.config.password_reset_min_answer;
     let user = ctx
         .unless_expired(ctx.store.user_by_email(&email).await?)
         .await?;
@@ -78,6 +82,12 @@ pub async fn request(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
             tracing::error!(user_id = user.id, error = ?e, "password reset link not sent");
         }
     }
+    if tokio::time::Instant::now() > answer_at {
+        tracing::warn!(
+            "password reset answered after its floor: raise PASSWORD_RESET_MIN_ANSWER_MS"
+        );
+    }
+    tokio::time::sleep_until(answer_at).await;
     Ok(json(StatusCode::OK, &json!({ "message": SENT })))
 }
 

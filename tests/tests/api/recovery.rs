@@ -126,6 +126,26 @@ async fn a_reset_answers_alike_whether_or_not_the_address_has_an_account(app: Te
     assert!(known.headers.contains_key("retry-after"));
 }
 
+/// Mailing a link takes a store write and a send that an unknown address never costs; every
+/// answer waits for the same floor (`PASSWORD_RESET_MIN_ANSWER_MS`), so the time taken says
+/// nothing either.
+async fn a_reset_takes_as_long_whether_or_not_the_address_has_an_account(app: TestApp) {
+    let floor = app.ctx.config.password_reset_min_answer;
+    assert!(floor >= std::time::Duration::from_millis(100), "{floor:?}");
+    let user = app.new_user("CUSTOMER").await;
+    let nobody = format!("{}@example.com", acceptance::unique("nobody"));
+    for email in [&user.email, &nobody] {
+        let started = std::time::Instant::now();
+        let a = ask_reset(&app, email).await;
+        let took = started.elapsed();
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        assert!(
+            took >= floor,
+            "{email}: answered in {took:?}, before the {floor:?} floor"
+        );
+    }
+}
+
 async fn a_reset_link_expires_and_dies_with_a_password_change(app: TestApp) {
     let user = app.new_user("CUSTOMER").await;
     assert_eq!(ask_reset(&app, &user.email).await.status, 200);
@@ -508,5 +528,6 @@ on_both_backends!(
     a_stolen_access_token_cannot_change_the_password,
     changing_the_password_ends_every_other_session,
     a_sign_in_from_a_new_device_is_told_and_a_known_one_is_not,
+    a_reset_takes_as_long_whether_or_not_the_address_has_an_account,
     a_deactivation_is_told_to_the_address,
 );
