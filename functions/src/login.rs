@@ -55,6 +55,7 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         Some(u) if matches => u,
         _ => return Err(ApiError::unauthorized(INVALID_CREDENTIALS)),
     };
+    let known_device = attempt.known_device();
     ctx.password_was_right(attempt).await;
     // Past this point the caller knows the password: saying why is no leak.
     if !user.is_active {
@@ -69,7 +70,17 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         if user.authenticator.is_none() {
             return Err(ApiError::bad_request(NO_AUTHENTICATOR));
         }
-        let attempt = ctx.new_authenticator_attempt(user.id);
+        // From a known device that signed in with the app before, its own budget of app codes.
+        let app_device = device
+            .as_deref()
+            .filter(|_| known_device)
+            .map(shared::crypto::sha256_hex)
+            .filter(|hash| {
+                user.authenticator
+                    .as_ref()
+                    .is_some_and(|a| a.app_devices.contains(hash))
+            });
+        let attempt = ctx.new_authenticator_attempt(user.id, app_device.as_deref());
         ctx.store.put_otp(&attempt).await?;
         return Ok(json(
             StatusCode::OK,

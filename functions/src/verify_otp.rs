@@ -48,9 +48,17 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let device = ctx
         .device_token(&req, device.as_deref(), None, &user, "with a sign-in code")
         .await;
+    // A device that signed in with the app earns a budget of app codes of its own.
+    let app_device = device
+        .as_deref()
+        .filter(|_| matches!(redeemed, Redeemed::Authenticator(_)))
+        .map(shared::crypto::sha256_hex);
     if let Err(e) = ctx
         .modify_user(id, |u| {
             u.last_login = Some(ctx.now());
+            if let (Some(hash), Some(app)) = (&app_device, u.authenticator.as_mut()) {
+                app.remember_app_device(hash.clone());
+            }
             Ok(())
         })
         .await

@@ -232,6 +232,7 @@ impl Ctx {
             since: self.now(),
             last_step: step,
             recovery_codes,
+            app_devices: Vec::new(),
         };
         Ok((on, shown))
     }

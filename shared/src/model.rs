@@ -120,6 +120,25 @@ pub struct Authenticator {
     pub last_step: u64,
     /// The unused recovery codes' hashes.
     pub recovery_codes: Vec<String>,
+    /// The hashes of the device tokens of devices that signed in with the app (or a recovery
+    /// code), newest last, at most [`Authenticator::APP_DEVICES`]: a sign-in from one of them,
+    /// while it is a known device, spends a budget of app codes of its own (`shared::otp`).
+    #[serde(default)]
+    pub app_devices: Vec<String>,
+}
+
+impl Authenticator {
+    /// How many devices that signed in with the app are remembered.
+    pub const APP_DEVICES: usize = 10;
+
+    /// Remembers the device whose token hashes to `token_hash` as one that signed in with the
+    /// app (the oldest is forgotten past [`Authenticator::APP_DEVICES`]).
+    pub fn remember_app_device(&mut self, token_hash: String) {
+        self.app_devices.retain(|h| *h != token_hash);
+        self.app_devices.push(token_hash);
+        let excess = self.app_devices.len().saturating_sub(Self::APP_DEVICES);
+        self.app_devices.drain(..excess);
+    }
 }
 
 /// An authenticator enrolment waiting for its first code.
@@ -316,6 +335,31 @@ mod tests {
     }
 
     /// Pairs UTS #39's confusables.txt maps to one prototype, in any case.
+    #[test]
+    fn app_devices_are_remembered_once_and_stay_few() {
+        let mut app = Authenticator {
+            secret: String::new(),
+            since: 0,
+            last_step: 0,
+            recovery_codes: Vec::new(),
+            app_devices: Vec::new(),
+        };
+        for n in 0..12 {
+            app.remember_app_device(format!("d{n}"));
+        }
+        app.remember_app_device("d5".into());
+        assert_eq!(app.app_devices.len(), Authenticator::APP_DEVICES);
+        assert_eq!(app.app_devices.first().map(String::as_str), Some("d2"));
+        assert_eq!(app.app_devices.last().map(String::as_str), Some("d5"));
+        assert_eq!(app.app_devices.iter().filter(|h| *h == "d5").count(), 1);
+        // A record written before the field existed reads as remembering none.
+        let old: Authenticator = serde_json::from_str(
+            r#"{"secret":"s","since":1,"last_step":2,"recovery_codes":[]}"#,
+        )
+        .unwrap();
+        assert!(old.app_devices.is_empty());
+    }
+
     #[test]
     fn confusable_usernames_share_a_key() {
         for (a, b) in [

@@ -40,6 +40,10 @@ pub const INVALID_CODE: &str = "Invalid or expired code.";
 /// (never a hash: those are 64 hex digits).
 const AUTHENTICATOR_ATTEMPT: &str = "authenticator";
 
+/// The same for an attempt started from a known device that signed in with the app before,
+/// followed by its token's hash: its wrong codes spend that device's budget, not the account's.
+const APP_DEVICE_ATTEMPT: &str = "authenticator:device:";
+
 /// What signed a login attempt in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Redeemed {
@@ -95,12 +99,17 @@ impl Ctx {
     /// A new login attempt to be redeemed with the authenticator app (or a recovery code): no
     /// code is sent, and only the client holding the attempt's handle (who gave the password)
     /// may try: no open budget, so whoever holds a recovery code or the app's secret but not the
-    /// password cannot redeem someone else's attempt.
-    pub fn new_authenticator_attempt(&self, user_id: u64) -> OtpRecord {
+    /// password cannot redeem someone else's attempt. `app_device` is the token hash of the known
+    /// device it was started from, when that device signed in with the app before
+    /// ([`crate::model::Authenticator::app_devices`]).
+    pub fn new_authenticator_attempt(&self, user_id: u64, app_device: Option<&str>) -> OtpRecord {
         OtpRecord {
             user_id,
             kind: OtpKind::SignIn,
-            code_hash: AUTHENTICATOR_ATTEMPT.into(),
+            code_hash: match app_device {
+                Some(hash) => format!("{APP_DEVICE_ATTEMPT}{hash}"),
+                None => AUTHENTICATOR_ATTEMPT.into(),
+            },
             attempt_id: crate::jwt::random_id(),
             expires_at: self.now() + self.config.otp_ttl.as_secs() as i64,
             tries_left: MAX_TRIES,
@@ -211,13 +220,20 @@ impl Ctx {
         {
             return Err(invalid());
         }
-        if otp.code_hash == AUTHENTICATOR_ATTEMPT {
+        let app_budget = match otp.code_hash.strip_prefix(APP_DEVICE_ATTEMPT) {
+            Some(device) => Some(format!("device:{device}")),
+            None => (otp.code_hash == AUTHENTICATOR_ATTEMPT).then(|| format!("user:{user_id}")),
+        };
+        if let Some(budget) = app_budget {
             // Codes from an app are guessed across attempts too: a budget per account, of which
-            // only the password's holder (with the handle) can spend anything.
+            // only the password's holder (with the handle) can spend anything; or, from a known
+            // device that signed in with the app before, that device's own, so that someone who
+            // has only the password cannot hold the owner back (as for passwords, `signin.rs`).
+            // Devices earn it only through the app: a password alone mints device tokens freely.
             let counted = self
                 .count_window_and_day(
                     "authenticator-codes",
-                    &format!("user:{user_id}"),
+                    &budget,
                     APP_CODE_TRIES,
                     APP_CODE_WINDOW_SECS,
                     APP_CODE_TRIES_PER_DAY,

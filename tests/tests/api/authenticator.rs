@@ -72,15 +72,30 @@ async fn turn_on(app: &TestApp, user: &TestUser, access: &str) -> (String, Vec<S
 
 /// `POST /auth/login/` with `otpType: Totp`, then the code: the code check's answer.
 async fn sign_in_with(app: &TestApp, user: &TestUser, code: &str) -> Answer {
-    let a = app.login(&user.email, &user.password, "Totp").await;
+    sign_in_from(app, &app.client, user, code, None).await
+}
+
+/// [`sign_in_with`] through `client`, presenting `device` (a device token) if given.
+async fn sign_in_from(
+    app: &TestApp,
+    client: &reqwest::Client,
+    user: &TestUser,
+    code: &str,
+    device: Option<&str>,
+) -> Answer {
+    let mut body = json!({"email": user.email, "password": user.password, "otpType": "Totp"});
+    if let Some(d) = device {
+        body["device"] = json!(d);
+    }
+    let a = app.post_json_with(client, "/auth/login/", &body).await;
     assert_eq!(a.status, 200, "login: {:?}", a.body);
     let attempt = a.body["data"]["attempt"].as_str().unwrap().to_string();
-    app.post_json(
-        &format!("/auth/login/{}/", user.id),
-        &json!({ "otp": code, "attempt": attempt }),
-        None,
-    )
-    .await
+    let mut body = json!({ "otp": code, "attempt": attempt });
+    if let Some(d) = device {
+        body["device"] = json!(d);
+    }
+    app.post_json_with(client, &format!("/auth/login/{}/", user.id), &body)
+        .await
 }
 
 /// At the next time step, `user` signs in with the app's code, which must succeed: the new
@@ -365,6 +380,67 @@ async fn app_codes_are_budgeted_per_account_and_need_the_attempts_handle(app: Te
     app_sign_in(&app, &user, &uri).await;
 }
 
+/// Someone who has the password but no device that signed in with the app spends the account's
+/// budget of app codes; a device that did sign in with the app keeps a budget of its own, so the
+/// owner is not held back (as a known device is not for passwords).
+async fn a_stranger_with_the_password_cannot_lock_an_app_device_out(app: TestApp) {
+    app.start_of_window(900);
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    let (uri, _) = turn_on(&app, &user, &access).await;
+    next_step(&app);
+    let a = sign_in_with(&app, &user, &code_now(&app, &uri)).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let device = a.body["device"].as_str().unwrap().to_string();
+    let stranger = app.source(2);
+    for _ in 0..2 {
+        let a = app
+            .post_json_with(
+                &stranger,
+                "/auth/login/",
+                &json!({"email": user.email, "password": user.password, "otpType": "Totp"}),
+            )
+            .await;
+        let attempt = a.body["data"]["attempt"].as_str().unwrap().to_string();
+        for _ in 0..5 {
+            let a = app
+                .post_json_with(
+                    &stranger,
+                    &format!("/auth/login/{}/", user.id),
+                    &json!({"otp": "000000", "attempt": attempt}),
+                )
+                .await;
+            assert_eq!(a.status, 401, "{:?}", a.body);
+        }
+    }
+    next_step(&app);
+    let a = sign_in_from(&app, &stranger, &user, &code_now(&app, &uri), None).await;
+    assert_eq!(a.status, 429, "the account's budget is spent: {:?}", a.body);
+    let a = sign_in_from(
+        &app,
+        &app.client,
+        &user,
+        &code_now(&app, &uri),
+        Some(&device),
+    )
+    .await;
+    assert_eq!(a.status, 200, "the owner's app device: {:?}", a.body);
+    // A device token from a sign-in without the app (the password alone, on /token/) earns no
+    // budget of its own: whoever knows the password could make as many as they like.
+    let minted = app
+        .post_json_with(
+            &stranger,
+            "/token/",
+            &json!({"username": user.username, "password": user.password}),
+        )
+        .await;
+    assert_eq!(minted.status, 200, "{:?}", minted.body);
+    let minted = minted.body["device"].as_str().unwrap().to_string();
+    next_step(&app);
+    let a = sign_in_from(&app, &stranger, &user, &code_now(&app, &uri), Some(&minted)).await;
+    assert_eq!(a.status, 429, "a password-only device: {:?}", a.body);
+}
+
 async fn an_admin_removes_the_app_of_a_user_they_may_deactivate(app: TestApp) {
     let user = app.new_user("CUSTOMER").await;
     let access = app.access_of(&user).await;
@@ -413,6 +489,7 @@ on_both_backends!(
     a_stolen_access_token_cannot_turn_an_app_on,
     app_codes_are_budgeted_per_account_and_need_the_attempts_handle,
     an_admin_removes_the_app_of_a_user_they_may_deactivate,
+    a_stranger_with_the_password_cannot_lock_an_app_device_out,
     an_app_turns_on_with_a_first_code_and_then_signs_in,
     a_code_from_the_app_works_once,
     no_downgrade_to_an_e_mail_or_sms_code,
