@@ -353,10 +353,9 @@ mod tests {
         assert_eq!(app.app_devices.last().map(String::as_str), Some("d5"));
         assert_eq!(app.app_devices.iter().filter(|h| *h == "d5").count(), 1);
         // A record written before the field existed reads as remembering none.
-        let old: Authenticator = serde_json::from_str(
-            r#"{"secret":"s","since":1,"last_step":2,"recovery_codes":[]}"#,
-        )
-        .unwrap();
+        let old: Authenticator =
+            serde_json::from_str(r#"{"secret":"s","since":1,"last_step":2,"recovery_codes":[]}"#)
+                .unwrap();
         assert!(old.app_devices.is_empty());
     }
 

@@ -98,6 +98,23 @@ async fn sign_in_from(
         .await
 }
 
+/// Through `client`, with `user`'s password: two attempts with `otpType: Totp`, each given five
+/// wrong codes with its handle (ten: a window's budget of app codes).
+async fn wrong_app_codes(app: &TestApp, client: &reqwest::Client, user: &TestUser) {
+    let login = json!({"email": user.email, "password": user.password, "otpType": "Totp"});
+    for _ in 0..2 {
+        let a = app.post_json_with(client, "/auth/login/", &login).await;
+        let attempt = a.body["data"]["attempt"].as_str().unwrap().to_string();
+        for _ in 0..5 {
+            let wrong = json!({"otp": "000000", "attempt": attempt});
+            let a = app
+                .post_json_with(client, &format!("/auth/login/{}/", user.id), &wrong)
+                .await;
+            assert_eq!(a.status, 401, "{:?}", a.body);
+        }
+    }
+}
+
 /// At the next time step, `user` signs in with the app's code, which must succeed: the new
 /// login's access token.
 async fn app_sign_in(app: &TestApp, user: &TestUser, uri: &str) -> String {
@@ -360,20 +377,7 @@ async fn app_codes_are_budgeted_per_account_and_need_the_attempts_handle(app: Te
     let a = app.verify_otp(user.id, &code_now(&app, &uri)).await;
     assert_eq!(a.status, 401, "no handle: {:?}", a.body);
     // Wrong codes count across attempts: ten per account in a window, then 429 for a right one.
-    for _ in 0..2 {
-        let a = app.login(&user.email, &user.password, "Totp").await;
-        let attempt = a.body["data"]["attempt"].as_str().unwrap().to_string();
-        for _ in 0..5 {
-            let a = app
-                .post_json(
-                    &format!("/auth/login/{}/", user.id),
-                    &json!({"otp": "000000", "attempt": attempt}),
-                    None,
-                )
-                .await;
-            assert_eq!(a.status, 401, "{:?}", a.body);
-        }
-    }
+    wrong_app_codes(&app, &app.client, &user).await;
     let a = sign_in_with(&app, &user, &code_now(&app, &uri)).await;
     assert_eq!(a.status, 429, "past the budget: {:?}", a.body);
     app.start_of_window(900);
@@ -393,26 +397,7 @@ async fn a_stranger_with_the_password_cannot_lock_an_app_device_out(app: TestApp
     assert_eq!(a.status, 200, "{:?}", a.body);
     let device = a.body["device"].as_str().unwrap().to_string();
     let stranger = app.source(2);
-    for _ in 0..2 {
-        let a = app
-            .post_json_with(
-                &stranger,
-                "/auth/login/",
-                &json!({"email": user.email, "password": user.password, "otpType": "Totp"}),
-            )
-            .await;
-        let attempt = a.body["data"]["attempt"].as_str().unwrap().to_string();
-        for _ in 0..5 {
-            let a = app
-                .post_json_with(
-                    &stranger,
-                    &format!("/auth/login/{}/", user.id),
-                    &json!({"otp": "000000", "attempt": attempt}),
-                )
-                .await;
-            assert_eq!(a.status, 401, "{:?}", a.body);
-        }
-    }
+    wrong_app_codes(&app, &stranger, &user).await;
     next_step(&app);
     let a = sign_in_from(&app, &stranger, &user, &code_now(&app, &uri), None).await;
     assert_eq!(a.status, 429, "the account's budget is spent: {:?}", a.body);

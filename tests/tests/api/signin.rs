@@ -161,6 +161,16 @@ async fn token_from(
     app.post_json_with(client, "/token/", &body).await
 }
 
+/// A stranger at 127.0.0.2 spends the account's budget of wrong passwords from unknown
+/// devices (10 in a window) on `/token/`.
+async fn a_stranger_spends_the_budget(app: &TestApp, username: &str) {
+    let stranger = app.source(2);
+    for _ in 0..10 {
+        let a = token_from(app, &stranger, username, "a guess", None).await;
+        assert_eq!(a.status, 401);
+    }
+}
+
 /// `POST /auth/login/` from `client`, with a device token if given.
 async fn login_from(
     app: &TestApp,
@@ -442,15 +452,11 @@ async fn another_accounts_code_tries_reset_no_budget(app: TestApp) {
     // Two minutes before a window ends: a code issued now outlives the window.
     app.start_of_window(900);
     app.ctx.config.clock.advance(900 - 120);
-    let stranger = app.source(2);
-    for _ in 0..10 {
-        let a = token_from(&app, &stranger, &victim.username, "a guess", None).await;
-        assert_eq!(a.status, 401);
-    }
+    a_stranger_spends_the_budget(&app, &victim.username).await;
     let (_, code) = start(&app, &other).await;
     let a = redeem(&app, &app.source(3), other.id, &wrong(&code, 0), None).await;
     assert_eq!(a.status, 401);
-    let a = token_from(&app, &stranger, &victim.username, "a guess", None).await;
+    let a = token_from(&app, &app.source(2), &victim.username, "a guess", None).await;
     assert_eq!(
         a.status, 429,
         "the victim's budget still counts: {:?}",
@@ -458,25 +464,25 @@ async fn another_accounts_code_tries_reset_no_budget(app: TestApp) {
     );
 }
 
-async fn logout_all_forgets_every_device(app: TestApp) {
+/// At the start of a window, a new account signed in on `/token/`: it and its device token,
+/// made a second before whatever the test does next.
+async fn a_known_device(app: &TestApp) -> (TestUser, String) {
     app.start_of_window(900);
     let user = app.new_user("DEVELOPER").await;
-    let a = token_from(&app, &app.client, &user.username, &user.password, None).await;
+    let a = token_from(app, &app.client, &user.username, &user.password, None).await;
     assert_eq!(a.status, 200, "{:?}", a.body);
-    let device = device_of(&a);
     app.ctx.config.clock.advance(1);
-    let access = a.body["access"].as_str().unwrap().to_string();
+    (user, device_of(&a))
+}
+
+async fn logout_all_forgets_every_device(app: TestApp) {
+    let (user, device) = a_known_device(&app).await;
     let code_access = app.access_of(&user).await;
     let out = app
         .call("POST", "/auth/logout-all/", None, Some(&code_access))
         .await;
     assert_eq!(out.status, 200, "{:?}", out.body);
-    drop(access);
-    let stranger = app.source(2);
-    for _ in 0..10 {
-        let a = token_from(&app, &stranger, &user.username, "a guess", None).await;
-        assert_eq!(a.status, 401);
-    }
+    a_stranger_spends_the_budget(&app, &user.username).await;
     let a = token_from(
         &app,
         &app.client,
@@ -495,12 +501,7 @@ async fn logout_all_forgets_every_device(app: TestApp) {
 /// A password change ends every other session (#19), so it forgets devices as logout-all does: a
 /// device token from before is a stranger's again, and shares the stranger budget.
 async fn a_password_change_forgets_every_device(app: TestApp) {
-    app.start_of_window(900);
-    let user = app.new_user("DEVELOPER").await;
-    let a = token_from(&app, &app.client, &user.username, &user.password, None).await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-    let device = device_of(&a);
-    app.ctx.config.clock.advance(1);
+    let (user, device) = a_known_device(&app).await;
     let code_access = app.access_of(&user).await;
     let new_password = "Entebbe harbour kite 17";
     let body = json!({
@@ -517,11 +518,7 @@ async fn a_password_change_forgets_every_device(app: TestApp) {
         )
         .await;
     assert_eq!(changed.status, 200, "{:?}", changed.body);
-    let stranger = app.source(2);
-    for _ in 0..10 {
-        let a = token_from(&app, &stranger, &user.username, "a guess", None).await;
-        assert_eq!(a.status, 401);
-    }
+    a_stranger_spends_the_budget(&app, &user.username).await;
     let a = token_from(
         &app,
         &app.client,
