@@ -15,10 +15,13 @@
 //!   codes spend a budget of its own login, as a wrong `current_password` does. An admin who may
 //!   deactivate the account removes it with `{"user_id"}` and the admin's own
 //!   `current_password`, no code (the owner who lost the app and every recovery code).
-//! - Turning on and removal each tell the account's address (`shared::security`).
+//! - `POST /auth/authenticator/recovery-codes/` replaces the recovery codes with ten new ones,
+//!   for a current code from the app (never a recovery code), without turning the app off.
+//! - Turning on, removal and new recovery codes each tell the account's address
+//!   (`shared::security`).
 
 use serde_json::json;
-use shared::authenticator::{is_app_code, is_recovery_code, ENROLMENT_TTL_SECS};
+use shared::authenticator::{is_app_code, is_recovery_code, Accepted, ENROLMENT_TTL_SECS};
 use shared::fields::Fields;
 use shared::http::{json, StatusCode};
 use shared::password::MAX_PASSWORD_CHARS;
@@ -35,6 +38,7 @@ pub const NOT_ON: &str = "This account has no authenticator app.";
 pub const ON: &str = "The authenticator app is on. Keep these recovery codes somewhere safe: each signs in once in place of a code from the app, and they are not shown again.";
 pub const ADMIN_PASSWORD_NEEDED: &str =
     "Your own current password is needed to remove another user's authenticator app.";
+pub const RECOVERY_REPLACED: &str = "New recovery codes: the earlier ones no longer work. Keep these somewhere safe: each signs in once in place of a code from the app, and they are not shown again.";
 pub const OFF: &str = "The authenticator app was removed. Sign-in codes go by e-mail or SMS again.";
 
 /// Enrolments started per account an hour.
@@ -190,6 +194,43 @@ pub async fn remove(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let event = Event::AuthenticatorOff { by_admin: false };
     ctx.security_notice(&req, &caller.email, event).await;
     Ok(json(StatusCode::OK, &json!({ "message": OFF })))
+}
+
+/// `POST /auth/authenticator/recovery-codes/` with `{"code"}`: a current code from the app
+/// (spent in the same write, so never one already used; a recovery code is no way to get more)
+/// replaces the recovery codes with ten new ones, shown this once. Wrong codes spend a budget of
+/// this login, as for removal; the address is told.
+#[tracing::instrument(skip_all)]
+pub async fn replace_recovery_codes(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
+    let (caller, claims) = ctx.authenticate_with_claims(&req).await?;
+    let code = code_field(&req, false)?;
+    if caller.authenticator.is_none() {
+        return Err(ApiError::bad_request(NOT_ON));
+    }
+    let counted = ctx
+        .reauth_budget("authenticator-recovery", &caller, &claims)
+        .await?;
+    let (hashes, shown) = ctx.new_recovery_set(caller.id)?;
+    ctx.modify_user(caller.id, |u| {
+        if ctx.spend_code(u, &code)? != Some(Accepted::Code) {
+            return Err(wrong_code());
+        }
+        if let Some(on) = u.authenticator.as_mut() {
+            on.recovery_codes = hashes.clone();
+        }
+        Ok(())
+    })
+    .await?;
+    for c in &counted {
+        ctx.refund(c).await;
+    }
+    tracing::info!(user_id = caller.id, "recovery codes replaced");
+    ctx.security_notice(&req, &caller.email, Event::RecoveryCodesReplaced)
+        .await;
+    Ok(json(
+        StatusCode::OK,
+        &json!({"message": RECOVERY_REPLACED, "data": {"recovery_codes": shown}}),
+    ))
 }
 
 /// An admin removes user `id`'s authenticator: only one who may deactivate that user (404 for

@@ -142,6 +142,7 @@ shared::registry! {
         POST "/auth/authenticator/" => authenticator::enrol, Code;
         POST "/auth/authenticator/confirm/" => authenticator::confirm, Code;
         DELETE "/auth/authenticator/" => authenticator::remove, Code;
+        POST "/auth/authenticator/recovery-codes/" => authenticator::replace_recovery_codes, Code;
     }
     /// `GET /api/`: the operator's API performance dashboard, its sign-in and sign-out, and
     /// `/api/metrics.json`. None of its routes is counted, so watching the figures does not

@@ -218,15 +218,7 @@ impl Ctx {
         pending: &PendingAuthenticator,
         step: u64,
     ) -> ApiResult<(Authenticator, Vec<String>)> {
-        let shown = new_recovery_codes();
-        let recovery_codes = shown
-            .iter()
-            .map(|c| {
-                let normalized = normalize_recovery(c)
-                    .ok_or_else(|| ApiError::internal("a recovery code of the wrong shape"))?;
-                self.recovery_hash(user_id, &normalized)
-            })
-            .collect::<ApiResult<_>>()?;
+        let (recovery_codes, shown) = self.new_recovery_set(user_id)?;
         let on = Authenticator {
             secret: pending.secret.clone(),
             since: self.now(),
@@ -235,6 +227,20 @@ impl Ctx {
             app_devices: Vec::new(),
         };
         Ok((on, shown))
+    }
+
+    /// Ten new recovery codes for `user_id`: their hashes to store, and the codes to show once.
+    pub fn new_recovery_set(&self, user_id: u64) -> ApiResult<(Vec<String>, Vec<String>)> {
+        let shown = new_recovery_codes();
+        let hashes = shown
+            .iter()
+            .map(|c| {
+                let normalized = normalize_recovery(c)
+                    .ok_or_else(|| ApiError::internal("a recovery code of the wrong shape"))?;
+                self.recovery_hash(user_id, &normalized)
+            })
+            .collect::<ApiResult<_>>()?;
+        Ok((hashes, shown))
     }
 
     /// Spends `code` on `user`'s authenticator, to be written back in the same conditional

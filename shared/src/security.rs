@@ -31,6 +31,8 @@ pub enum Event<'a> {
     AuthenticatorOff { by_admin: bool },
     /// A recovery code signed the account in; `left` remain.
     RecoveryCodeUsed { left: usize },
+    /// The recovery codes were replaced with new ones (with a current code from the app).
+    RecoveryCodesReplaced,
     /// The account was deactivated: by its own session, or by an administrator.
     Deactivated { by_admin: bool },
 }
@@ -63,6 +65,7 @@ impl Event<'_> {
                 "The authenticator app was removed from your Fintract account"
             }
             Event::RecoveryCodeUsed { .. } => "A recovery code was used on your Fintract account",
+            Event::RecoveryCodesReplaced => "New recovery codes for your Fintract account",
             Event::Deactivated { .. } => "Your Fintract account was deactivated",
         }
     }
@@ -117,6 +120,9 @@ impl Event<'_> {
                     false => "with a current code from it or a recovery code",
                 }
             ),
+            Event::RecoveryCodesReplaced => "New recovery codes were made for your authenticator \
+                 app, with a current code from it. The earlier ones no longer work."
+                .into(),
             Event::RecoveryCodeUsed { left } => format!(
                 "A recovery code signed your account in instead of the authenticator app. \
                  {left} unused recovery codes remain."

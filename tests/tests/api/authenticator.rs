@@ -384,6 +384,50 @@ async fn app_codes_are_budgeted_per_account_and_need_the_attempts_handle(app: Te
     app_sign_in(&app, &user, &uri).await;
 }
 
+/// Recovery codes are replaced without turning the app off, with a current code from the app
+/// (spent, so never one already used): the ten new ones work, the old ones no longer do, and the
+/// address is told. A recovery code is no way to get more of them.
+async fn recovery_codes_are_replaced_with_a_current_code_from_the_app(app: TestApp) {
+    const PATH: &str = "/auth/authenticator/recovery-codes/";
+    let user = app.new_user("CUSTOMER").await;
+    let access = app.access_of(&user).await;
+    let (uri, old) = turn_on(&app, &user, &access).await;
+    let access = app_sign_in(&app, &user, &uri).await;
+    for (body, what) in [
+        (json!({}), "no code"),
+        (json!({ "code": old[0] }), "a recovery code"),
+        (
+            json!({ "code": code_now(&app, &uri) }),
+            "the code the sign-in spent",
+        ),
+    ] {
+        let a = app.call("POST", PATH, Some(&body), Some(&access)).await;
+        assert_eq!(a.status, 400, "{what}: {:?}", a.body);
+        assert!(a.body["fields"]["code"].is_string(), "{what}: {:?}", a.body);
+    }
+    next_step(&app);
+    let body = json!({ "code": code_now(&app, &uri) });
+    let a = app.call("POST", PATH, Some(&body), Some(&access)).await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let new: Vec<String> = a.body["data"]["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(new.len(), 10);
+    assert!(new.iter().all(|c| !old.contains(c)));
+    let a = app.call("POST", PATH, Some(&body), Some(&access)).await;
+    assert_eq!(a.status, 400, "the same code again: {:?}", a.body);
+    let told = app.messages_to(&user.email).await.pop().unwrap();
+    assert_eq!(told.subject, "New recovery codes for your Fintract account");
+    assert!(told.body.contains("If this was not you"), "{}", told.body);
+    let a = sign_in_with(&app, &user, &old[1]).await;
+    assert_eq!(a.status, 401, "an old code: {:?}", a.body);
+    let a = sign_in_with(&app, &user, &new[0]).await;
+    assert_eq!(a.status, 200, "a new code: {:?}", a.body);
+}
+
 /// Someone who has the password but no device that signed in with the app spends the account's
 /// budget of app codes; a device that did sign in with the app keeps a budget of its own, so the
 /// owner is not held back (as a known device is not for passwords).
@@ -475,6 +519,7 @@ on_both_backends!(
     app_codes_are_budgeted_per_account_and_need_the_attempts_handle,
     an_admin_removes_the_app_of_a_user_they_may_deactivate,
     a_stranger_with_the_password_cannot_lock_an_app_device_out,
+    recovery_codes_are_replaced_with_a_current_code_from_the_app,
     an_app_turns_on_with_a_first_code_and_then_signs_in,
     a_code_from_the_app_works_once,
     no_downgrade_to_an_e_mail_or_sms_code,

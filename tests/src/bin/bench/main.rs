@@ -737,6 +737,17 @@ async fn dynamodb_round_trips(report: &mut String) {
     app.ctx.config.clock.advance(30);
     let a = app
         .call(
+            "POST",
+            "/auth/authenticator/recovery-codes/",
+            Some(&json!({ "code": app_code(&app) })),
+            Some(&other_access),
+        )
+        .await;
+    served(a, "new recovery codes");
+    row("POST /auth/authenticator/recovery-codes/", counts().await);
+    app.ctx.config.clock.advance(30);
+    let a = app
+        .call(
             "DELETE",
             "/auth/authenticator/",
             Some(&json!({ "code": app_code(&app) })),
