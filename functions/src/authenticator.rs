@@ -21,7 +21,7 @@
 //!   (`shared::security`).
 
 use serde_json::json;
-use shared::authenticator::{is_app_code, is_recovery_code, Accepted, ENROLMENT_TTL_SECS};
+use shared::authenticator::{is_app_code, is_recovery_code, ENROLMENT_TTL_SECS};
 use shared::fields::Fields;
 use shared::http::{json, StatusCode};
 use shared::password::MAX_PASSWORD_CHARS;
@@ -173,27 +173,43 @@ pub async fn remove(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         return remove_for(ctx, &req, (&caller, &claims), id, current).await;
     }
     let code = code_field(&req, true)?;
+    // The code is spent in the write that removes the app (a replayed one is refused).
+    let who = (&caller, &claims);
+    with_a_code(ctx, who, "authenticator-remove", &code, |u| {
+        u.authenticator = None;
+    })
+    .await?;
+    tracing::info!(user_id = caller.id, "authenticator removed");
+    let event = Event::AuthenticatorOff { by_admin: false };
+    ctx.security_notice(&req, &caller.email, event).await;
+    Ok(json(StatusCode::OK, &json!({ "message": OFF })))
+}
+
+/// Spends `code` (a current code from the app, or a recovery code) on the caller's own
+/// authenticator and applies `then` in the same conditional write, so a code works once. Wrong
+/// codes spend a budget of the caller's login (`scope`), as wrong passwords do when
+/// re-authenticating; a right one gives its try back.
+async fn with_a_code(
+    ctx: &Ctx,
+    (caller, claims): (&shared::model::User, &shared::jwt::Claims),
+    scope: &str,
+    code: &str,
+    mut then: impl FnMut(&mut shared::model::User),
+) -> ApiResult<()> {
     if caller.authenticator.is_none() {
         return Err(ApiError::bad_request(NOT_ON));
     }
-    // Wrong codes are budgeted per login, as wrong passwords are when re-authenticating.
-    let counted = ctx
-        .reauth_budget("authenticator-remove", &caller, &claims)
-        .await?;
-    // The code is spent in the write that removes the app (a replayed one is refused).
+    let counted = ctx.reauth_budget(scope, caller, claims).await?;
     ctx.modify_user(caller.id, |u| {
-        ctx.spend_code(u, &code)?.ok_or_else(wrong_code)?;
-        u.authenticator = None;
+        ctx.spend_code(u, code)?.ok_or_else(wrong_code)?;
+        then(u);
         Ok(())
     })
     .await?;
     for c in &counted {
         ctx.refund(c).await;
     }
-    tracing::info!(user_id = caller.id, "authenticator removed");
-    let event = Event::AuthenticatorOff { by_admin: false };
-    ctx.security_notice(&req, &caller.email, event).await;
-    Ok(json(StatusCode::OK, &json!({ "message": OFF })))
+    Ok(())
 }
 
 /// `POST /auth/authenticator/recovery-codes/` with `{"code"}`: a current code from the app
@@ -203,27 +219,16 @@ pub async fn remove(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
 #[tracing::instrument(skip_all)]
 pub async fn replace_recovery_codes(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
     let (caller, claims) = ctx.authenticate_with_claims(&req).await?;
+    // Only a code from the app: `code_field` refuses a recovery code's shape.
     let code = code_field(&req, false)?;
-    if caller.authenticator.is_none() {
-        return Err(ApiError::bad_request(NOT_ON));
-    }
-    let counted = ctx
-        .reauth_budget("authenticator-recovery", &caller, &claims)
-        .await?;
     let (hashes, shown) = ctx.new_recovery_set(caller.id)?;
-    ctx.modify_user(caller.id, |u| {
-        if ctx.spend_code(u, &code)? != Some(Accepted::Code) {
-            return Err(wrong_code());
-        }
+    let who = (&caller, &claims);
+    with_a_code(ctx, who, "authenticator-recovery", &code, |u| {
         if let Some(on) = u.authenticator.as_mut() {
             on.recovery_codes = hashes.clone();
         }
-        Ok(())
     })
     .await?;
-    for c in &counted {
-        ctx.refund(c).await;
-    }
     tracing::info!(user_id = caller.id, "recovery codes replaced");
     ctx.security_notice(&req, &caller.email, Event::RecoveryCodesReplaced)
         .await;
