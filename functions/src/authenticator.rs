@@ -27,6 +27,7 @@ use shared::http::{json, StatusCode};
 use shared::password::MAX_PASSWORD_CHARS;
 use shared::roles::{allowed, refused, Action};
 use shared::security::Event;
+use shared::signin::password_refusal;
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
 
 pub const ALREADY_ON: &str =
@@ -256,14 +257,8 @@ async fn remove_for(
     if !allowed(caller, Action::Deactivate, &target) {
         return Err(refused(caller, Action::Deactivate, &target));
     }
-    let current = current.filter(|p| !p.is_empty()).ok_or_else(|| {
-        let mut fields = std::collections::BTreeMap::new();
-        fields.insert(
-            "current_password".to_string(),
-            ADMIN_PASSWORD_NEEDED.to_string(),
-        );
-        ApiError::invalid_fields(fields)
-    })?;
+    // (An empty one is already a 400 from `Fields::optional_secret`.)
+    let current = current.ok_or_else(|| password_refusal(ADMIN_PASSWORD_NEEDED))?;
     ctx.reauthenticate(caller, claims, current).await?;
     if target.authenticator.is_none() {
         return Err(ApiError::bad_request(NOT_ON));

@@ -20,7 +20,7 @@ use shared::model::{unique_key, User};
 use shared::password::MAX_PASSWORD_CHARS;
 use shared::roles::{allowed, refused, Action};
 use shared::security::Event;
-use shared::signin::WRONG_PASSWORD;
+use shared::signin::{password_refusal, WRONG_PASSWORD};
 use shared::users::taken_message;
 use shared::validate::{normalize_phone, username_problem};
 use shared::{ApiError, ApiResult, Body, Ctx, Request, Response};
@@ -337,13 +337,6 @@ pub async fn handle(ctx: &Ctx, req: Request) -> ApiResult<Response<Body>> {
         StatusCode::OK,
         &json!({"message": "Updated Successfully"}),
     ))
-}
-
-/// The 400 naming `current_password`.
-fn password_refusal(message: &str) -> ApiError {
-    let mut fields = std::collections::BTreeMap::new();
-    fields.insert("current_password".to_string(), message.to_string());
-    ApiError::invalid_fields(fields)
 }
 
 #[cfg(test)]

@@ -35,6 +35,13 @@ pub const REAUTH_ATTEMPTS_PER_DAY: u64 = 30;
 /// What a wrong `current_password` is told.
 pub const WRONG_PASSWORD: &str = "This is not your current password.";
 
+/// The 400 naming `current_password`, with `message`.
+pub fn password_refusal(message: &str) -> ApiError {
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("current_password".to_string(), message.to_string());
+    ApiError::invalid_fields(fields)
+}
+
 /// The attempts counted for one password check: taken back when the password was right.
 #[must_use]
 pub struct PasswordAttempt {
@@ -146,9 +153,7 @@ impl Ctx {
     ) -> ApiResult<()> {
         let counted = self.reauth_budget("reauth", caller, claims).await?;
         if !crate::password::verify(presented, Some(caller.password_hash.clone())).await {
-            let mut fields = std::collections::BTreeMap::new();
-            fields.insert("current_password".to_string(), WRONG_PASSWORD.to_string());
-            return Err(ApiError::invalid_fields(fields));
+            return Err(password_refusal(WRONG_PASSWORD));
         }
         for c in &counted {
             self.refund(c).await;
